@@ -1,0 +1,31 @@
+# orderflow: PGXS build.  See README.md for the two commands that matter.
+EXTENSION = orderflow
+EXTVERSION = 0.1.0
+
+MODULE_big = orderflow
+ASL_OBJS = src/asl_alloc.o src/asl_json.o src/asl_path.o src/asl_template.o \
+	src/asl_intrinsic.o src/asl_choice.o src/asl_parse.o
+SERVER_OBJS = src/orderflow.o src/jsonb_conv.o src/definition.o src/storage.o \
+	src/task.o src/executor.o src/worker.o src/api.o
+OBJS = $(ASL_OBJS) $(SERVER_OBJS)
+
+DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Werror -Wno-declaration-after-statement
+SHLIB_LINK = -ljson-c
+
+# pg_regress: inputs in sql/ (names without "--"), outputs in expected/
+REGRESS = $(shell ls $(srcdir)/sql/*.sql 2>/dev/null | grep -v -- '--' | xargs -n1 basename 2>/dev/null | sed 's/\.sql$$//' | sort)
+REGRESS_OPTS = --temp-config=$(srcdir)/test/orderflow.conf --load-extension=orderflow
+
+ISOLATION = $(shell ls $(srcdir)/test/isolation/specs/*.spec 2>/dev/null | xargs -n1 basename 2>/dev/null | sed 's/\.spec$$//' | sort)
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=output_iso --temp-config=$(srcdir)/test/orderflow.conf --load-extension=orderflow
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The server-free unit tests of the ASL parser and evaluator (test/c).
+.PHONY: check-c
+check-c:
+	$(MAKE) -C test/c check

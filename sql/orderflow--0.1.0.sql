@@ -1,0 +1,194 @@
+/* orderflow--0.1.0.sql: durable Amazon States Language workflows */
+
+\echo Use "CREATE EXTENSION orderflow" to load this file. \quit
+
+/*
+ * Tables.  Every object is schema-qualified and every operator in policies
+ * is pg_catalog's, so a hostile search_path cannot redirect anything.
+ *
+ * Users never write these tables directly: the C functions below switch to
+ * the extension owner for their own writes (as pg_cron does) and check the
+ * caller's rights themselves.  Reads go through row level security keyed on
+ * the owning role.
+ */
+
+CREATE TABLE orderflow.state_machines (
+    name            text        PRIMARY KEY,
+    latest_version  integer     NOT NULL,
+    owner           regrole     NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE orderflow.state_machine_versions (
+    definition_id   uuid        PRIMARY KEY,
+    state_machine   text        NOT NULL
+                    REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
+    version         integer     NOT NULL CHECK (version > 0),
+    definition      jsonb       NOT NULL,
+    -- Task Resource string -> function OID, fixed when the version is stored
+    resources       jsonb       NOT NULL DEFAULT '{}',
+    created_by      regrole     NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (state_machine, version)
+);
+
+CREATE TABLE orderflow.resources (
+    resource        text        PRIMARY KEY,
+    fn              regprocedure NOT NULL,
+    owner           regrole     NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/*
+ * One row per execution.  The engine's bookkeeping (current_state,
+ * state_input, due_at, ...) lives next to the public columns so that one
+ * UPDATE records a step.  fillfactor leaves room for HOT updates.
+ *
+ * due_at is the work queue: NULL for finished or parked executions, so the
+ * partial index executions_due holds only work that can become due.  It
+ * stays small however many finished executions pile up, which is what
+ * keeps claiming fast.
+ */
+CREATE TABLE orderflow.executions (
+    id                uuid        PRIMARY KEY,
+    state_machine     text        NOT NULL,
+    version           integer     NOT NULL,
+    definition_id     uuid        NOT NULL,
+    name              text        NOT NULL,
+    owner             regrole     NOT NULL,
+    status            text        NOT NULL DEFAULT 'RUNNING'
+                      CHECK (status IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED')),
+    input             jsonb       NOT NULL,
+    output            jsonb,
+    error             text,
+    cause             text,
+    started_at        timestamptz NOT NULL,
+    stopped_at        timestamptz,
+    -- engine state
+    current_state     text,
+    state_input       jsonb,
+    state_entered_at  timestamptz,
+    retry_count       integer     NOT NULL DEFAULT 0,
+    retrier_attempts  integer[],
+    phase             text,
+    due_at            timestamptz,
+    timeout_at        timestamptz,
+    next_event_id     integer     NOT NULL DEFAULT 1,
+    steps             bigint      NOT NULL DEFAULT 0
+) WITH (fillfactor = 80);
+
+CREATE UNIQUE INDEX executions_name ON orderflow.executions (state_machine, name);
+CREATE INDEX executions_due ON orderflow.executions (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX executions_running ON orderflow.executions (state_machine) WHERE status = 'RUNNING';
+
+CREATE TABLE orderflow.execution_history (
+    execution_id      uuid        NOT NULL,
+    event_id          integer     NOT NULL,
+    previous_event_id integer,
+    type              text        NOT NULL,
+    state_name        text,
+    ts                timestamptz NOT NULL,
+    details           jsonb,
+    owner             regrole     NOT NULL,
+    PRIMARY KEY (execution_id, event_id)
+);
+
+/* Row level security: a role sees what it (or a role it belongs to) owns. */
+ALTER TABLE orderflow.executions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.execution_history ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY executions_owner ON orderflow.executions
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+CREATE POLICY execution_history_owner ON orderflow.execution_history
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+
+REVOKE ALL ON ALL TABLES IN SCHEMA orderflow FROM PUBLIC;
+GRANT USAGE ON SCHEMA orderflow TO PUBLIC;
+GRANT SELECT ON orderflow.state_machines, orderflow.state_machine_versions,
+    orderflow.resources, orderflow.executions, orderflow.execution_history TO PUBLIC;
+
+/* ---------------------------------------------------------------------
+ * State machines
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION orderflow.create_state_machine(name text, definition jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_create_state_machine'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.update_state_machine(name text, definition jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_update_state_machine'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.validate_definition(definition jsonb,
+    OUT severity text, OUT code text, OUT location text, OUT message text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'orderflow_validate_definition'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.delete_state_machine(name text, force boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_delete_state_machine'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.register_resource(resource text, fn regprocedure)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_register_resource'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.raise_error(error text, cause text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_raise_error'
+LANGUAGE C;
+
+/* ---------------------------------------------------------------------
+ * Executions
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION orderflow.start_execution(state_machine text,
+    input jsonb DEFAULT '{}', name text DEFAULT NULL)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'orderflow_start_execution'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.wait_for_execution(execution uuid,
+    timeout interval DEFAULT '30 s')
+RETURNS text
+AS 'MODULE_PATHNAME', 'orderflow_wait_for_execution'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.stop_execution(execution uuid,
+    error text DEFAULT NULL, cause text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_stop_execution'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.run_pending(max_steps integer DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_run_pending'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.describe_execution(execution uuid,
+    OUT status text, OUT input jsonb, OUT output jsonb, OUT error text,
+    OUT cause text, OUT started_at timestamptz, OUT stopped_at timestamptz,
+    OUT state_machine text, OUT version integer, OUT name text)
+RETURNS record
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT e.status, e.input, e.output, e.error, e.cause, e.started_at,
+           e.stopped_at, e.state_machine, e.version, e.name
+      INTO status, input, output, error, cause, started_at, stopped_at,
+           state_machine, version, name
+      FROM orderflow.executions AS e
+     WHERE e.id OPERATOR(pg_catalog.=) execution;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'execution % does not exist', execution
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Look the id up in orderflow.executions; you only see executions your role started.';
+    END IF;
+END
+$$;

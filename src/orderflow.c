@@ -1,0 +1,105 @@
+/*-------------------------------------------------------------------------
+ *
+ * orderflow.c
+ *	  Module entry point: GUCs, shared memory hooks and the launcher.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "orderflow.h"
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+int			of_workers = 2;
+char	   *of_database = NULL;
+int			of_poll_interval_ms = 1000;
+int			of_batch_size = 64;
+int			of_max_payload_bytes = 256 * 1024;
+char	   *of_task_search_path = NULL;
+bool		of_loaded_at_startup = false;
+
+void		_PG_init(void);
+
+/* Define the GUCs that only make sense at server start */
+static void
+define_postmaster_gucs(void)
+{
+	DefineCustomStringVariable("orderflow.database",
+							   gettext_noop("Database the orderflow workers serve."),
+							   NULL,
+							   &of_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+}
+
+/* Define the GUCs that may change at reload or per session */
+static void
+define_runtime_gucs(void)
+{
+	DefineCustomIntVariable("orderflow.workers",
+							gettext_noop("Number of background workers that advance executions."),
+							gettext_noop("Changing it takes effect at reload: the launcher starts or stops workers."),
+							&of_workers,
+							2, 0, 64,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.poll_interval",
+							gettext_noop("Longest time an idle worker sleeps before looking for due work."),
+							gettext_noop("Workers are woken at commit of new work; this is the fallback."),
+							&of_poll_interval_ms,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.batch_size",
+							gettext_noop("Most executions a worker advances in one transaction."),
+							NULL,
+							&of_batch_size,
+							64, 1, 10000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.max_payload_size",
+							gettext_noop("Largest execution input, state input or task result, in bytes."),
+							gettext_noop("Like Step Functions' 256 KB payload quota, but may be raised."),
+							&of_max_payload_bytes,
+							256 * 1024, 1024, MaxAllocSize / 4,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("orderflow.task_search_path",
+							   gettext_noop("search_path pinned while a task function runs."),
+							   gettext_noop("Task functions should schema-qualify what they use or carry their own SET search_path."),
+							   &of_task_search_path,
+							   "pg_catalog, pg_temp",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+}
+
+/*
+ * Module load: define GUCs everywhere; when preloaded, also reserve shared
+ * memory and register the launcher that keeps the worker pool running.
+ */
+void
+_PG_init(void)
+{
+	define_postmaster_gucs();
+	define_runtime_gucs();
+	MarkGUCPrefixReserved("orderflow");
+
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+		return;
+
+	of_loaded_at_startup = true;
+	OfShmemInit();
+	OfRegisterLauncher();
+}

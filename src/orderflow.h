@@ -1,0 +1,57 @@
+/*-------------------------------------------------------------------------
+ *
+ * orderflow.h
+ *	  Server-side declarations shared by the orderflow C files.
+ *
+ * The pure-C ASL model lives in asl.h; this header is for code that runs
+ * inside PostgreSQL: GUCs, the definition cache, storage, the executor,
+ * the workers and the SQL-callable API.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERFLOW_H
+#define ORDERFLOW_H
+
+#include "postgres.h"
+
+#include "asl.h"				/* first: see the note on json_object there */
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#define OF_SCHEMA "orderflow"
+
+/* ---- GUCs (orderflow.c) ---- */
+extern int	of_workers;				/* orderflow.workers */
+extern char *of_database;			/* orderflow.database */
+extern int	of_poll_interval_ms;	/* orderflow.poll_interval */
+extern int	of_batch_size;			/* orderflow.batch_size */
+extern int	of_max_payload_bytes;	/* orderflow.max_payload_size */
+extern char *of_task_search_path;	/* orderflow.task_search_path */
+extern bool of_loaded_at_startup;	/* true under shared_preload_libraries */
+
+/* ---- worker.c: the launcher, the pool, shared memory and wake-ups ---- */
+extern void OfShmemInit(void);		/* hooks, called from _PG_init */
+extern void OfRegisterLauncher(void);
+/* Wake the pool when the current transaction commits (new or due work). */
+extern void OfWakeWorkersAtCommit(void);
+/* Wake wait_for_execution() callers when the current transaction commits. */
+extern void OfNotifyFinishedAtCommit(void);
+/* Sleep until something finished somewhere, or timeout_ms passed. */
+extern void OfWaitForFinish(long timeout_ms);
+/* true when a launcher is running (the library was preloaded) */
+extern bool OfWorkersAvailable(void);
+
+/* ---- executor.c ---- */
+/*
+ * Advance due executions in the current transaction (the caller has
+ * started it and pushed a snapshot; SPI need not be connected).  Claims up
+ * to max_executions due executions with FOR UPDATE SKIP LOCKED and moves
+ * each forward as far as it can go now.  Returns the number of state
+ * transitions done; *next_due_ms is how long until the next known due work
+ * (-1 if none known), so an idle worker can sleep exactly that long.
+ */
+extern int	OfRunDue(int max_executions, long *next_due_ms);
+
+#endif							/* ORDERFLOW_H */
