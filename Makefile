@@ -29,3 +29,11 @@ include $(PGXS)
 .PHONY: check-c
 check-c:
 	$(MAKE) -C test/c check
+
+# SQLSTATE -> stable ASL error name table, generated from the server's
+# errcodes.h (see README, "Error names").
+src/sqlstate_names.h: $(shell $(PG_CONFIG) --includedir-server)/utils/errcodes.h
+	awk -f src/gen_sqlstate_names.awk $< > $@
+
+src/task.o: src/sqlstate_names.h
+EXTRA_CLEAN += src/sqlstate_names.h

@@ -109,6 +109,7 @@ extern const char *of_path_text(const OfPath *path);
 extern OfPathRoot of_path_root(const OfPath *path);
 extern const char *of_path_variable(const OfPath *path);	/* $name → "name" */
 extern bool of_path_is_definite(const OfPath *path);	/* no wildcard/filter/slice/union/scan */
+extern bool of_path_uses_context(const OfPath *path);	/* root is $$ (NULL: false) */
 
 /* Where paths find their roots. */
 typedef struct OfEvalEnv

@@ -42,6 +42,8 @@ extern void OfNotifyFinishedAtCommit(void);
 extern void OfWaitForFinish(long timeout_ms);
 /* true when a launcher is running (the library was preloaded) */
 extern bool OfWorkersAvailable(void);
+/* Pids of the running pool workers into pids[0..max-1]; returns the count */
+extern int	OfWorkerPids(int *pids, int max);
 
 /* ---- executor.c ---- */
 /*

@@ -1,0 +1,444 @@
+/*-------------------------------------------------------------------------
+ *
+ * definition.c
+ *	  Validate definitions, resolve Task resources to functions, and keep
+ *	  parsed definitions in a per-backend cache.
+ *
+ * Versions are immutable, so a cached parse never goes stale: the cache is
+ * keyed by the version's definition_id (a fresh UUID for every stored
+ * version, even when a deleted state machine is created again).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "definition.h"
+#include "storage.h"
+#include "jsonb_conv.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "parser/scansup.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+/* ---------------------------------------------------------------------
+ * Resource resolution
+ * --------------------------------------------------------------------- */
+
+/* State shared by the parser callbacks while validating one definition */
+typedef struct ValidationState
+{
+	List	   *problems;		/* OfProblem * */
+	List	   *bindings;		/* OfBinding * */
+} ValidationState;
+
+/* Collect one problem reported by the parser */
+static void
+collect_problem(void *arg, const char *severity, const char *code,
+				const char *location, const char *message)
+{
+	ValidationState *vs = arg;
+	OfProblem  *p = palloc(sizeof(OfProblem));
+
+	p->severity = pstrdup(severity);
+	p->code = pstrdup(code);
+	p->location = pstrdup(location);
+	p->message = pstrdup(message);
+	vs->problems = lappend(vs->problems, p);
+}
+
+/*
+ * Is text a plain function name, optionally schema-qualified?  Anything
+ * else (quotes, spaces, parentheses, SQL) is refused before it reaches
+ * the catalog lookup, so a Resource can never become SQL text.
+ */
+static bool
+is_plain_function_name(const char *text)
+{
+	int			dots = 0;
+	bool		at_start = true;
+
+	for (const char *p = text; *p; p++)
+	{
+		if (*p == '.')
+		{
+			if (at_start || ++dots > 1)
+				return false;
+			at_start = true;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+			  (!at_start && ((*p >= '0' && *p <= '9') || *p == '$'))))
+			return false;
+		at_start = false;
+	}
+	return !at_start && strlen(text) < NAMEDATALEN * 2;
+}
+
+/* Look a function up by name with (jsonb, jsonb) or (jsonb) arguments */
+static Oid
+lookup_task_function(const char *name, int *nargs)
+{
+	List	   *names = NIL;
+	char	   *copy = pstrdup(name);
+	char	   *dot = strchr(copy, '.');
+	Oid			argtypes[2] = {JSONBOID, JSONBOID};
+	Oid			fn;
+
+	/* unquoted identifiers fold to lower case, as in SQL */
+	if (dot != NULL)
+	{
+		*dot = '\0';
+		names = lappend(names, makeString(downcase_identifier(copy, strlen(copy), false, false)));
+		names = lappend(names, makeString(downcase_identifier(dot + 1, strlen(dot + 1), false, false)));
+	}
+	else
+		names = lappend(names, makeString(downcase_identifier(copy, strlen(copy), false, false)));
+
+	fn = LookupFuncName(names, 2, argtypes, true);
+	*nargs = 2;
+	if (!OidIsValid(fn))
+	{
+		fn = LookupFuncName(names, 1, argtypes, true);
+		*nargs = 1;
+	}
+	return fn;
+}
+
+/* Explain why fn cannot be a task function, or return NULL if it can */
+static const char *
+task_function_problem(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	const char *problem = NULL;
+
+	if (!HeapTupleIsValid(tup))
+		return "the function does not exist any more";
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->prokind != PROKIND_FUNCTION)
+		problem = "it is not a plain function (procedures and aggregates cannot be tasks)";
+	else if (proc->proretset)
+		problem = "it returns a set; a task function returns one jsonb value";
+	else if (proc->prorettype != JSONBOID)
+		problem = "it does not return jsonb";
+	ReleaseSysCache(tup);
+	if (problem == NULL &&
+		pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		problem = "you do not have EXECUTE privilege on it";
+	return problem;
+}
+
+/* The function a registered resource (register_resource) is bound to */
+static Oid
+find_registered_resource(const char *resource)
+{
+	Datum		arg = CStringGetTextDatum(resource);
+	bool		isnull;
+	Datum		fn;
+
+	OfExecQuery(OFQ_FIND_RESOURCE, &arg, NULL, true, 1);
+	if (SPI_processed == 0)
+		return InvalidOid;
+	fn = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? InvalidOid : DatumGetObjectId(fn);
+}
+
+/* Record a binding once per resource string */
+static void
+add_binding(ValidationState *vs, const char *resource, Oid fn, int nargs)
+{
+	ListCell   *lc;
+	OfBinding  *b;
+
+	foreach(lc, vs->bindings)
+	{
+		if (strcmp(((OfBinding *) lfirst(lc))->resource, resource) == 0)
+			return;
+	}
+	b = palloc(sizeof(OfBinding));
+	b->resource = pstrdup(resource);
+	b->fn = fn;
+	b->nargs = nargs;
+	vs->bindings = lappend(vs->bindings, b);
+}
+
+/*
+ * Parser callback: can this Task Resource run?  A registered resource
+ * string wins; otherwise the Resource must name a function.
+ */
+static bool
+resolve_resource(void *arg, const char *resource, char *message, size_t message_size)
+{
+	ValidationState *vs = arg;
+	Oid			fn = find_registered_resource(resource);
+	int			nargs = 0;
+	const char *problem;
+
+	if (OidIsValid(fn))
+		nargs = get_func_nargs(fn);
+	else if (!is_plain_function_name(resource))
+	{
+		snprintf(message, message_size,
+				 "Resource \"%s\" is neither a registered resource nor a function name; "
+				 "bind it with orderflow.register_resource()", resource);
+		return false;
+	}
+	else
+	{
+		fn = lookup_task_function(resource, &nargs);
+		if (!OidIsValid(fn))
+		{
+			snprintf(message, message_size,
+					 "function %s(jsonb) or %s(jsonb, jsonb) does not exist", resource, resource);
+			return false;
+		}
+	}
+	problem = task_function_problem(fn);
+	if (problem != NULL)
+	{
+		snprintf(message, message_size, "Resource \"%s\" cannot be used: %s",
+				 resource, problem);
+		return false;
+	}
+	add_binding(vs, resource, fn, nargs);
+	return true;
+}
+
+/* Build the {"resource": oid, ...} map stored with a version */
+static Jsonb *
+bindings_to_jsonb(List *bindings)
+{
+	json_object *map = json_object_new_object();
+	ListCell   *lc;
+	Jsonb	   *result;
+
+	foreach(lc, bindings)
+	{
+		OfBinding  *b = lfirst(lc);
+
+		json_object_object_add(map, b->resource, json_object_new_int64(b->fn));
+	}
+	PG_TRY();
+	{
+		result = OfJsoncToJsonb(map);
+	}
+	PG_FINALLY();
+	{
+		json_object_put(map);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* Validate a definition given as jsonb; see definition.h */
+List *
+OfValidateDefinition(Jsonb *definition, Jsonb **resources_out)
+{
+	ValidationState vs = {NIL, NIL};
+	OfParseOptions opts = {0};
+	char	   *text = JsonbToCString(NULL, &definition->root, VARSIZE(definition));
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "orderflow validation",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	OfMachine  *machine;
+
+	opts.report = collect_problem;
+	opts.report_arg = &vs;
+	opts.resolve = resolve_resource;
+	opts.resolve_arg = &vs;
+	machine = of_machine_parse(text, strlen(text), &opts);
+	MemoryContextSwitchTo(old);
+	if (machine != NULL)
+		of_machine_free(machine);
+	if (vs.problems == NIL && resources_out != NULL)
+		*resources_out = bindings_to_jsonb(vs.bindings);
+	/* the problems were allocated in the caller's context, not cxt */
+	MemoryContextDelete(cxt);
+	return vs.problems;
+}
+
+/* Raise one ERROR that lists every problem */
+void
+OfReportProblems(List *problems, const char *what)
+{
+	StringInfoData detail;
+	ListCell   *lc;
+	OfProblem  *first;
+	int			nerrors = 0;
+
+	initStringInfo(&detail);
+	foreach(lc, problems)
+	{
+		OfProblem  *p = lfirst(lc);
+
+		if (strcmp(p->severity, "ERROR") == 0)
+			nerrors++;
+		appendStringInfo(&detail, "%s%s at %s: %s (%s)",
+						 detail.len > 0 ? "\n" : "",
+						 p->severity, p->location[0] ? p->location : "/",
+						 p->message, p->code);
+	}
+	if (nerrors == 0)
+		return;
+	first = linitial(problems);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s: invalid state machine definition: %s",
+					what, first->message),
+			 errdetail("%s", detail.data),
+			 errhint("orderflow.validate_definition(definition) lists every problem with its JSON location.")));
+}
+
+/* ---------------------------------------------------------------------
+ * The cache
+ * --------------------------------------------------------------------- */
+
+/* hash entry: the key must come first */
+typedef struct DefinitionCacheEntry
+{
+	pg_uuid_t	id;
+	OfDefinition *def;
+} DefinitionCacheEntry;
+
+static HTAB *definition_cache = NULL;
+
+/* Create the cache on first use */
+static void
+init_definition_cache(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(pg_uuid_t);
+	ctl.entrysize = sizeof(DefinitionCacheEntry);
+	ctl.hcxt = CacheMemoryContext;
+	definition_cache = hash_create("orderflow definitions", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Release the json-c document when a definition's context goes away */
+static void
+free_machine_callback(void *arg)
+{
+	of_machine_free((OfMachine *) arg);
+}
+
+/* Parse a stored definition; stored ones are valid, so problems are bugs */
+static OfMachine *
+parse_stored_definition(const char *text, MemoryContext cxt)
+{
+	ValidationState vs = {NIL, NIL};
+	OfParseOptions opts = {0};
+	OfMachine  *machine;
+	MemoryContextCallback *cb;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	opts.report = collect_problem;
+	opts.report_arg = &vs;
+	machine = of_machine_parse(text, strlen(text), &opts);
+	MemoryContextSwitchTo(old);
+	if (machine == NULL)
+		elog(ERROR, "orderflow: a stored definition does not parse: %s",
+			 vs.problems ? ((OfProblem *) linitial(vs.problems))->message : "?");
+	cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
+	cb->func = free_machine_callback;
+	cb->arg = machine;
+	MemoryContextRegisterResetCallback(cxt, cb);
+	return machine;
+}
+
+/* Turn the stored {"resource": oid} map into bindings */
+static void
+load_bindings(OfDefinition *def, const char *resources_text)
+{
+	json_object *map = OfTextToJsonc(resources_text);
+	int			n = json_object_object_length(map);
+	int			i = 0;
+
+	def->bindings = MemoryContextAllocZero(def->cxt, sizeof(OfBinding) * Max(n, 1));
+	json_object_object_foreach(map, key, val)
+	{
+		Oid			fn = (Oid) json_object_get_int64(val);
+
+		def->bindings[i].resource = MemoryContextStrdup(def->cxt, key);
+		def->bindings[i].fn = fn;
+		def->bindings[i].nargs = SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn))
+			? get_func_nargs(fn) : 0;
+		i++;
+	}
+	def->n_bindings = n;
+	json_object_put(map);
+}
+
+/* Load one definition version from the table */
+static OfDefinition *
+load_definition(pg_uuid_t *id)
+{
+	Datum		arg = UUIDPGetDatum(id);
+	HeapTuple	tup;
+	TupleDesc	desc;
+	OfDefinition *def;
+	MemoryContext cxt;
+
+	OfExecQuery(OFQ_LOAD_DEFINITION, &arg, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("state machine version %s does not exist any more",
+						DatumGetCString(DirectFunctionCall1(uuid_out, arg)))));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	cxt = AllocSetContextCreate(CacheMemoryContext, "orderflow definition",
+								ALLOCSET_SMALL_SIZES);
+	def = MemoryContextAllocZero(cxt, sizeof(OfDefinition));
+	def->cxt = cxt;
+	memcpy(&def->id, id, sizeof(pg_uuid_t));
+	def->state_machine = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 1));
+	def->version = atoi(SPI_getvalue(tup, desc, 2));
+	def->machine = parse_stored_definition(SPI_getvalue(tup, desc, 3), cxt);
+	load_bindings(def, SPI_getvalue(tup, desc, 4));
+	return def;
+}
+
+/* Get a parsed definition, from the cache when possible */
+OfDefinition *
+OfGetDefinition(pg_uuid_t *id)
+{
+	DefinitionCacheEntry *entry;
+	bool		found;
+	OfDefinition *def;
+
+	if (definition_cache == NULL)
+		init_definition_cache();
+	entry = hash_search(definition_cache, id, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->def;
+	def = load_definition(id);
+	entry = hash_search(definition_cache, id, HASH_ENTER, &found);
+	entry->def = def;
+	return def;
+}
+
+/* The function bound to a Task Resource in this version */
+const OfBinding *
+OfFindBinding(const OfDefinition *def, const char *resource)
+{
+	for (int i = 0; i < def->n_bindings; i++)
+	{
+		if (strcmp(def->bindings[i].resource, resource) == 0)
+			return &def->bindings[i];
+	}
+	return NULL;
+}

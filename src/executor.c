@@ -1,0 +1,1154 @@
+/*-------------------------------------------------------------------------
+ *
+ * executor.c
+ *	  Advance executions: claim due rows, run their states, record history.
+ *
+ * One call of OfRunDue() is one unit of durable work: it claims a batch
+ * of due executions with FOR UPDATE SKIP LOCKED and moves each as far as it
+ * can go right now (through Pass and Choice states, task after task) until
+ * it finishes, parks on a due time (Wait, a scheduled retry) or has taken
+ * OF_MAX_CHAIN transitions.  Everything it did commits with the caller's
+ * transaction or not at all, so a crash never loses a committed step and
+ * never repeats one.
+ *
+ * Each execution is advanced inside its own subtransaction, and each task
+ * call in another one nested inside (task.c).  A task's failure is a
+ * normal outcome (retry, catch or fail); a failure of orderflow itself
+ * while advancing one execution fails only that execution, never the
+ * batch.
+ *
+ * Input and output processing follows the ASL specification's order:
+ * InputPath -> Parameters -> task -> ResultSelector -> ResultPath ->
+ * OutputPath.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "orderflow.h"
+#include "definition.h"
+#include "jsonb_conv.h"
+#include "storage.h"
+#include "task.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+/* Most transitions one execution takes in one transaction */
+#define OF_MAX_CHAIN 64
+
+#define PHASE_RETRY "retry"
+#define PHASE_WAITING "waiting"
+
+/* What running one state did to the execution */
+typedef enum StepResult
+{
+	STEP_CONTINUE,				/* moved to another state, due now */
+	STEP_PARKED,				/* waits for a due time */
+	STEP_FINISHED				/* the execution is over */
+} StepResult;
+
+/* One claimed execution while it is being advanced */
+typedef struct ExecRun
+{
+	/* identity, from the claimed row */
+	pg_uuid_t	id;
+	char		id_text[UUID_LEN * 2 + 5];
+	pg_uuid_t	definition_id;
+	OfDefinition *def;
+	char	   *state_machine;
+	int			version;
+	char	   *name;
+	Oid			owner;
+	Jsonb	   *input;
+	TimestampTz started_at;
+	bool		has_timeout;
+	TimestampTz timeout_at;
+
+	/* as loaded, decoded by prepare_run() */
+	char	   *loaded_state_name;
+	Jsonb	   *loaded_state_input;
+
+	/* the state it is in */
+	int			state_index;
+	json_object *state_input;	/* raw input of the current state */
+	TimestampTz entered_at;
+	int			retry_count;
+	int		   *attempts;		/* per retrier of the current state */
+	int			n_attempts;
+	const char *phase;			/* NULL, PHASE_RETRY or PHASE_WAITING */
+	bool		has_due;
+	TimestampTz due_at;
+	int			next_event_id;
+	int			transitions;
+
+	/* how it ended */
+	const char *status;
+	json_object *output;
+	char	   *error;
+	char	   *cause;
+	TimestampTz stopped_at;
+
+	/* json-c references to put when done (see track()) */
+	json_object **owned;
+	int			n_owned;
+	int			size_owned;
+	json_object *context;		/* $$, built on demand */
+	json_object *exec_input;	/* $$.Execution.Input, built on demand */
+} ExecRun;
+
+/* ---------------------------------------------------------------------
+ * json-c bookkeeping
+ * --------------------------------------------------------------------- */
+
+/*
+ * Remember a new json-c reference so that release_all() puts it.  Every
+ * value the executor creates passes through here exactly once; that keeps
+ * reference counts balanced whatever path the step takes.
+ */
+static json_object *
+track(ExecRun *run, json_object *obj)
+{
+	if (obj == NULL)
+		return NULL;
+	if (run->n_owned == run->size_owned)
+	{
+		run->size_owned = Max(16, run->size_owned * 2);
+		if (run->owned == NULL)
+			run->owned = palloc(sizeof(json_object *) * run->size_owned);
+		else
+			run->owned = repalloc(run->owned, sizeof(json_object *) * run->size_owned);
+	}
+	run->owned[run->n_owned++] = obj;
+	return obj;
+}
+
+/* Put every tracked reference */
+static void
+release_all(ExecRun *run)
+{
+	for (int i = 0; i < run->n_owned; i++)
+		json_object_put(run->owned[i]);
+	run->n_owned = 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Small helpers
+ * --------------------------------------------------------------------- */
+
+/* ISO 8601 UTC text of a timestamp, as Step Functions prints them */
+static char *
+format_iso_timestamp(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return pstrdup("1970-01-01T00:00:00.000Z");
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
+}
+
+/* Convert a json-c value to jsonb, enforcing orderflow.max_payload_size */
+static Jsonb *
+to_jsonb_checked(json_object *v, bool *too_large)
+{
+	Jsonb	   *jb = OfJsoncToJsonb(v);
+
+	*too_large = (VARSIZE(jb) > (Size) of_max_payload_bytes);
+	return jb;
+}
+
+/* The current state */
+static OfState *
+current_state(ExecRun *run)
+{
+	return &run->def->machine->states[run->state_index];
+}
+
+/* The "<Type>State" prefix of a state's history events */
+static const char *
+event_prefix(OfState *state)
+{
+	return of_state_type_name(state->type);
+}
+
+/* Record one history event with details given as json-c (consumed) */
+static void
+emit_event(ExecRun *run, const char *type, const char *state_name, json_object *details)
+{
+	Jsonb	   *jb = details ? OfJsoncToJsonb(details) : NULL;
+	int			event_id = run->next_event_id++;
+
+	json_object_put(details);
+	OfBufferEvent(&run->id, event_id, event_id - 1, type, state_name,
+				  GetCurrentTimestamp(), jb, run->owner);
+}
+
+/* Details object {key: value} where value is borrowed */
+static json_object *
+details_with(const char *key, json_object *value)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, key, json_object_get(value));
+	return d;
+}
+
+/* Details {"error": ..., "cause": ...} */
+static json_object *
+error_details(const char *error, const char *cause)
+{
+	json_object *d = json_object_new_object();
+
+	if (error != NULL)
+		json_object_object_add(d, "error", json_object_new_string(error));
+	if (cause != NULL)
+		json_object_object_add(d, "cause", json_object_new_string(cause));
+	return d;
+}
+
+/* ---------------------------------------------------------------------
+ * The context object ($$)
+ * --------------------------------------------------------------------- */
+
+/* Build $$ for the current state (callback of OfEvalEnv) */
+static json_object *
+build_context(void *arg)
+{
+	ExecRun    *run = arg;
+	json_object *ctx = json_object_new_object();
+	json_object *exec = json_object_new_object();
+	json_object *state = json_object_new_object();
+	json_object *sm = json_object_new_object();
+	char	   *role;
+
+	if (run->exec_input == NULL)
+		run->exec_input = track(run, OfJsonbToJsonc(run->input));
+	json_object_object_add(exec, "Id", json_object_new_string(run->id_text));
+	json_object_object_add(exec, "Input", json_object_get(run->exec_input));
+	json_object_object_add(exec, "Name", json_object_new_string(run->name));
+	json_object_object_add(exec, "StartTime",
+						   json_object_new_string(format_iso_timestamp(run->started_at)));
+	role = GetUserNameFromId(run->owner, true);
+	json_object_object_add(exec, "RoleArn", json_object_new_string(role ? role : ""));
+	json_object_object_add(state, "Name", json_object_new_string(current_state(run)->name));
+	json_object_object_add(state, "EnteredTime",
+						   json_object_new_string(format_iso_timestamp(run->entered_at)));
+	json_object_object_add(state, "RetryCount", json_object_new_int(run->retry_count));
+	json_object_object_add(sm, "Id", json_object_new_string(psprintf("%s:%d", run->state_machine, run->version)));
+	json_object_object_add(sm, "Name", json_object_new_string(run->state_machine));
+	json_object_object_add(ctx, "Execution", exec);
+	json_object_object_add(ctx, "State", state);
+	json_object_object_add(ctx, "StateMachine", sm);
+	run->context = track(run, ctx);
+	return ctx;
+}
+
+/* An evaluation environment whose $ is `input` */
+static void
+init_env(OfEvalEnv *env, ExecRun *run, json_object *input)
+{
+	memset(env, 0, sizeof(*env));
+	env->input = input;
+	env->context = run->context;
+	env->build_context = build_context;
+	env->build_context_arg = run;
+}
+
+/* ---------------------------------------------------------------------
+ * Input and output processing
+ * --------------------------------------------------------------------- */
+
+/* InputPath / OutputPath: null gives {}, absent gives the value itself */
+static bool
+apply_filter_path(ExecRun *run, const OfPathField *field, const char *field_name,
+				  json_object *value, json_object **out, OfError *err)
+{
+	OfEvalEnv	env;
+	bool		found;
+	json_object *result;
+
+	if (!field->present || field->path == NULL)
+	{
+		if (field->present && field->is_null)
+			*out = track(run, json_object_new_object());
+		else
+			*out = value;
+		return true;
+	}
+	init_env(&env, run, value);
+	if (!of_path_eval(field->path, &env, &result, &found, err))
+		return false;
+	track(run, result);
+	if (!found)
+		return of_fail(err, OF_ERR_RUNTIME,
+					   "Invalid path '%s' : The %s could not find a value in the input",
+					   of_path_text(field->path), field_name);
+	*out = result;
+	return true;
+}
+
+/* Parameters / ResultSelector */
+static bool
+apply_template(ExecRun *run, const OfTemplate *tmpl, json_object *value,
+			   json_object **out, OfError *err)
+{
+	OfEvalEnv	env;
+	json_object *result;
+
+	if (tmpl == NULL)
+	{
+		*out = value;
+		return true;
+	}
+	init_env(&env, run, value);
+	if (!of_template_eval(tmpl, &env, &result, err))
+		return false;
+	*out = track(run, result);
+	return true;
+}
+
+/* ResultPath: combine the result with the state's raw input */
+static bool
+apply_result_path(ExecRun *run, const OfPathField *field, json_object *raw,
+				  json_object *result, json_object **out, OfError *err)
+{
+	json_object *combined;
+
+	if (field->present && field->is_null)
+	{
+		*out = raw;
+		return true;
+	}
+	if (!field->present || field->path == NULL)
+	{
+		*out = result;
+		return true;
+	}
+	if (!of_path_set(field->path, raw, result, &combined, err))
+		return false;
+	*out = track(run, combined);
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Transitions and endings
+ * --------------------------------------------------------------------- */
+
+/* End the execution (SUCCEEDED, FAILED, TIMED_OUT) and record it */
+static StepResult
+finish_execution(ExecRun *run, const char *status, json_object *output,
+				 const char *error, const char *cause)
+{
+	run->status = status;
+	run->output = output;
+	run->error = error ? pstrdup(error) : NULL;
+	run->cause = cause ? pstrdup(cause) : NULL;
+	run->stopped_at = GetCurrentTimestamp();
+	run->has_due = false;
+	if (strcmp(status, "SUCCEEDED") == 0)
+		emit_event(run, "ExecutionSucceeded", NULL, details_with("output", output));
+	else if (strcmp(status, "TIMED_OUT") == 0)
+		emit_event(run, "ExecutionTimedOut", NULL, error_details(error, cause));
+	else
+		emit_event(run, "ExecutionFailed", NULL, error_details(error, cause));
+	OfNotifyFinishedAtCommit();
+	return STEP_FINISHED;
+}
+
+/* Fail the execution with an ASL error */
+static StepResult
+fail_execution(ExecRun *run, const char *error, const char *cause)
+{
+	return finish_execution(run, "FAILED", NULL, error, cause && cause[0] ? cause : NULL);
+}
+
+/* Leave the current state with `output`: go to next_index, or end */
+static StepResult
+transition(ExecRun *run, int next_index, json_object *output)
+{
+	OfState    *state = current_state(run);
+	bool		too_large;
+	Jsonb	   *jb = to_jsonb_checked(output, &too_large);
+
+	if (too_large)
+		return fail_execution(run, "States.DataLimitExceeded",
+							  psprintf("The state output of %s is %u bytes, over orderflow.max_payload_size (%d bytes)",
+									   state->name, VARSIZE(jb), of_max_payload_bytes));
+	emit_event(run, psprintf("%sStateExited", event_prefix(state)), state->name,
+			   details_with("output", output));
+	run->transitions++;
+	if (next_index < 0)
+		return finish_execution(run, "SUCCEEDED", output, NULL, NULL);
+	run->state_index = next_index;
+	run->state_input = output;
+	run->phase = NULL;
+	run->retry_count = 0;
+	run->n_attempts = 0;
+	return STEP_CONTINUE;
+}
+
+/* Next index of a state that transitions normally (-1 = End) */
+static int
+next_of(OfState *state)
+{
+	return state->end ? -1 : state->next_index;
+}
+
+/* Park the execution until `due` (capped by the execution's timeout) */
+static StepResult
+park_until(ExecRun *run, TimestampTz due, const char *phase)
+{
+	run->phase = phase;
+	run->has_due = true;
+	run->due_at = (run->has_timeout && run->timeout_at < due) ? run->timeout_at : due;
+	return STEP_PARKED;
+}
+
+/* ---------------------------------------------------------------------
+ * Retry and Catch
+ * --------------------------------------------------------------------- */
+
+/*
+ * Does an ErrorEquals list match?  States.ALL matches everything and
+ * States.TaskFailed everything but States.Timeout; States.Runtime is
+ * never matched by a wildcard (it cannot be retried or caught at all:
+ * the caller never gets here with it).
+ */
+static bool
+error_equals_matches(const char **names, int n, const char *error)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (strcmp(names[i], error) == 0)
+			return true;
+		if (strcmp(names[i], OF_ERR_ALL) == 0)
+			return true;
+		if (strcmp(names[i], OF_ERR_TASK_FAILED) == 0 &&
+			strcmp(error, OF_ERR_TIMEOUT) != 0)
+			return true;
+	}
+	return false;
+}
+
+/* Seconds to wait before retry number `attempt` (0-based) of r */
+static double
+retry_delay_seconds(const OfRetrier *r, int attempt)
+{
+	double		delay = r->interval_seconds * pow(r->backoff_rate, attempt);
+
+	if (r->max_delay_seconds > 0 && delay > r->max_delay_seconds)
+		delay = r->max_delay_seconds;
+	if (delay > 365.0 * 86400)
+		delay = 365.0 * 86400;
+	if (r->jitter_full)
+		delay = pg_prng_double(&pg_global_prng_state) * delay;
+	return delay;
+}
+
+/* Make sure the per-retrier attempt counters exist */
+static void
+ensure_attempts(ExecRun *run, OfState *state)
+{
+	if (run->n_attempts < state->n_retriers)
+	{
+		int		   *counts = palloc0(sizeof(int) * Max(state->n_retriers, 1));
+
+		for (int i = 0; i < run->n_attempts; i++)
+			counts[i] = run->attempts[i];
+		run->attempts = counts;
+		run->n_attempts = state->n_retriers;
+	}
+}
+
+/* Try the state's retriers: returns true if a retry was scheduled */
+static bool
+try_retry(ExecRun *run, OfState *state, const char *error, const char *cause)
+{
+	ensure_attempts(run, state);
+	for (int i = 0; i < state->n_retriers; i++)
+	{
+		const OfRetrier *r = &state->retriers[i];
+		double		delay;
+		json_object *d;
+
+		if (!error_equals_matches(r->error_equals, r->n_error_equals, error))
+			continue;
+		/* only the first matching retrier counts, even when exhausted */
+		if (run->attempts[i] >= r->max_attempts)
+			return false;
+		delay = retry_delay_seconds(r, run->attempts[i]);
+		run->attempts[i]++;
+		run->retry_count++;
+		d = error_details(error, cause);
+		json_object_object_add(d, "retryAttempt", json_object_new_int(run->retry_count));
+		json_object_object_add(d, "retryDelaySeconds", of_json_new_number(delay));
+		emit_event(run, "RetryScheduled", state->name, d);
+		park_until(run, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													(int64) (delay * 1000.0)),
+				   PHASE_RETRY);
+		return true;
+	}
+	return false;
+}
+
+/* Try the state's catchers: returns the step result, or -1 if none matched */
+static int
+try_catch(ExecRun *run, OfState *state, const char *error, const char *cause)
+{
+	for (int i = 0; i < state->n_catchers; i++)
+	{
+		const OfCatcher *c = &state->catchers[i];
+		json_object *errobj;
+		json_object *output;
+		OfError		err;
+
+		if (!error_equals_matches(c->error_equals, c->n_error_equals, error))
+			continue;
+		errobj = track(run, json_object_new_object());
+		json_object_object_add(errobj, "Error", json_object_new_string(error));
+		if (cause != NULL)
+			json_object_object_add(errobj, "Cause", json_object_new_string(cause));
+		if (!apply_result_path(run, &c->result_path, run->state_input, errobj, &output, &err))
+			return fail_execution(run, err.error, err.cause);
+		emit_event(run, "CatchMatched", state->name, error_details(error, cause));
+		return transition(run, c->next_index, output);
+	}
+	return -1;
+}
+
+/*
+ * A state failed with `error`: retry it, catch it, or fail the execution.
+ * States.Runtime is neither retried nor caught, as on AWS.
+ */
+static StepResult
+handle_state_error(ExecRun *run, OfState *state, const char *error, const char *cause)
+{
+	int			caught;
+
+	if (cause != NULL && cause[0] == '\0')
+		cause = NULL;
+	if (strcmp(error, OF_ERR_RUNTIME) == 0)
+		return fail_execution(run, error, cause);
+	if (try_retry(run, state, error, cause))
+		return STEP_PARKED;
+	caught = try_catch(run, state, error, cause);
+	if (caught >= 0)
+		return (StepResult) caught;
+	return fail_execution(run, error, cause);
+}
+
+/* ---------------------------------------------------------------------
+ * State types
+ * --------------------------------------------------------------------- */
+
+/* Pass: Result or the (filtered) input, through ResultPath and OutputPath */
+static StepResult
+run_pass(ExecRun *run, OfState *state)
+{
+	json_object *raw = run->state_input;
+	json_object *effective;
+	json_object *output;
+	OfError		err;
+
+	if (!apply_filter_path(run, &state->input_path, "InputPath", raw, &effective, &err) ||
+		!apply_template(run, state->parameters, effective, &effective, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	if (state->has_result)
+		effective = state->result;
+	if (!apply_result_path(run, &state->result_path, raw, effective, &output, &err) ||
+		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	return transition(run, next_of(state), output);
+}
+
+/* TimeoutSeconds or TimeoutSecondsPath of a Task, in milliseconds */
+static bool
+task_timeout_ms(ExecRun *run, OfState *state, json_object *raw, int64 *ms, OfError *err)
+{
+	OfEvalEnv	env;
+	json_object *v;
+	bool		found;
+
+	*ms = state->timeout_seconds * 1000;
+	if (state->timeout_seconds_path == NULL)
+		return true;
+	init_env(&env, run, raw);
+	if (!of_path_eval(state->timeout_seconds_path, &env, &v, &found, err))
+		return false;
+	track(run, v);
+	if (!found || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0)
+		return of_fail(err, OF_ERR_RUNTIME,
+					   "TimeoutSecondsPath '%s' must select a positive integer",
+					   of_path_text(state->timeout_seconds_path));
+	*ms = json_object_get_int64(v) * 1000;
+	return true;
+}
+
+/* The context argument for two-argument task functions */
+static Jsonb *
+context_for_task(ExecRun *run)
+{
+	if (run->context == NULL)
+		build_context(run);
+	return OfJsoncToJsonb(run->context);
+}
+
+/* Task: call the bound SQL function and process its result */
+static StepResult
+run_task(ExecRun *run, OfState *state)
+{
+	json_object *raw = run->state_input;
+	json_object *effective;
+	json_object *result;
+	json_object *output;
+	const OfBinding *binding = OfFindBinding(run->def, state->resource);
+	OfTaskOutcome outcome;
+	OfError		err;
+	int64		timeout_ms;
+	bool		too_large;
+	Jsonb	   *task_input;
+	json_object *d;
+
+	if (!apply_filter_path(run, &state->input_path, "InputPath", raw, &effective, &err) ||
+		!apply_template(run, state->parameters, effective, &effective, &err) ||
+		!task_timeout_ms(run, state, raw, &timeout_ms, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	if (binding == NULL || binding->nargs == 0)
+		return fail_execution(run, OF_ERR_RUNTIME,
+							  psprintf("the function bound to Resource \"%s\" does not exist any more",
+									   state->resource));
+	task_input = to_jsonb_checked(effective, &too_large);
+	if (too_large)
+		return handle_state_error(run, state, "States.DataLimitExceeded",
+								  psprintf("the task input is %u bytes, over orderflow.max_payload_size",
+										   VARSIZE(task_input)));
+	d = details_with("parameters", effective);
+	json_object_object_add(d, "resource", json_object_new_string(state->resource));
+	if (timeout_ms > 0)
+		json_object_object_add(d, "timeoutInSeconds", json_object_new_int64(timeout_ms / 1000));
+	emit_event(run, "TaskScheduled", state->name, d);
+
+	OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
+			   binding->nargs == 2 ? context_for_task(run) : NULL,
+			   timeout_ms, &outcome);
+	if (!outcome.ok)
+	{
+		emit_event(run, strcmp(outcome.error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
+				   state->name, error_details(outcome.error, outcome.cause));
+		return handle_state_error(run, state, outcome.error, outcome.cause);
+	}
+	if (outcome.output != NULL && VARSIZE(outcome.output) > (Size) of_max_payload_bytes)
+		return handle_state_error(run, state, "States.DataLimitExceeded",
+								  psprintf("the task result is %u bytes, over orderflow.max_payload_size",
+										   VARSIZE(outcome.output)));
+	result = outcome.output ? track(run, OfJsonbToJsonc(outcome.output)) : NULL;
+	emit_event(run, "TaskSucceeded", state->name, details_with("output", result));
+	if (!apply_template(run, state->result_selector, result, &result, &err) ||
+		!apply_result_path(run, &state->result_path, raw, result, &output, &err) ||
+		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	return transition(run, next_of(state), output);
+}
+
+/* Choice: the first matching rule's Next, else Default */
+static StepResult
+run_choice(ExecRun *run, OfState *state)
+{
+	json_object *effective;
+	json_object *output;
+	OfEvalEnv	env;
+	OfError		err;
+	int			next = state->default_index;
+	bool		matched = false;
+
+	if (!apply_filter_path(run, &state->input_path, "InputPath", run->state_input, &effective, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	init_env(&env, run, effective);
+	for (int i = 0; i < state->n_choices && !matched; i++)
+	{
+		env.context = run->context;
+		if (!of_choice_eval(state->choices[i], &env, &matched, &err))
+			return handle_state_error(run, state, err.error, err.cause);
+		if (matched)
+			next = state->choices[i]->next_index;
+	}
+	if (!matched && next < 0)
+		return handle_state_error(run, state, OF_ERR_NO_CHOICE,
+								  psprintf("No Choice rule matched and there is no Default in state '%s'",
+										   state->name));
+	if (!apply_filter_path(run, &state->output_path, "OutputPath", effective, &output, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	return transition(run, next, output);
+}
+
+/* When a Wait state ends, from Seconds/SecondsPath/Timestamp/TimestampPath */
+static bool
+wait_due_time(ExecRun *run, OfState *state, json_object *effective,
+			  TimestampTz *due, OfError *err)
+{
+	OfEvalEnv	env;
+	json_object *v;
+	bool		found;
+	int64_t		usec;
+	const OfPath *path = state->seconds_path ? state->seconds_path : state->timestamp_path;
+
+	if (state->has_seconds)
+	{
+		*due = TimestampTzPlusMilliseconds(run->entered_at, state->seconds * 1000);
+		return true;
+	}
+	if (state->timestamp != NULL)
+		usec = state->timestamp_usec;
+	else
+	{
+		init_env(&env, run, effective);
+		if (!of_path_eval(path, &env, &v, &found, err))
+			return false;
+		track(run, v);
+		if (state->seconds_path != NULL)
+		{
+			if (!found || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+				return of_fail(err, OF_ERR_RUNTIME,
+							   "SecondsPath '%s' must select a non-negative integer",
+							   of_path_text(path));
+			*due = TimestampTzPlusMilliseconds(run->entered_at,
+											   Min(json_object_get_int64(v), (int64) 100 * 365 * 86400) * 1000);
+			return true;
+		}
+		if (!found || !json_object_is_type(v, json_type_string) ||
+			!of_parse_timestamp(json_object_get_string(v), &usec))
+			return of_fail(err, OF_ERR_RUNTIME,
+						   "TimestampPath '%s' must select an RFC 3339 timestamp",
+						   of_path_text(path));
+	}
+	/* Unix epoch microseconds to PostgreSQL's 2000-01-01 epoch */
+	*due = (TimestampTz) (usec - ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY));
+	return true;
+}
+
+/* Wait: park until the due time, then pass the input on */
+static StepResult
+run_wait(ExecRun *run, OfState *state)
+{
+	json_object *effective;
+	json_object *output;
+	OfError		err;
+	TimestampTz due;
+
+	if (!apply_filter_path(run, &state->input_path, "InputPath", run->state_input, &effective, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	if (run->phase == NULL)
+	{
+		if (!wait_due_time(run, state, effective, &due, &err))
+			return handle_state_error(run, state, err.error, err.cause);
+		if (due > GetCurrentTimestamp())
+			return park_until(run, due, PHASE_WAITING);
+	}
+	if (!apply_filter_path(run, &state->output_path, "OutputPath", effective, &output, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	return transition(run, next_of(state), output);
+}
+
+/* Succeed: end the execution with the (filtered) input */
+static StepResult
+run_succeed(ExecRun *run, OfState *state)
+{
+	json_object *output;
+	OfError		err;
+
+	if (!apply_filter_path(run, &state->input_path, "InputPath", run->state_input, &output, &err) ||
+		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	return transition(run, -1, output);
+}
+
+/* Evaluate ErrorPath/CausePath of a Fail state to a string */
+static bool
+fail_field(ExecRun *run, const OfExpr *expr, const char *literal, const char **out, OfError *err)
+{
+	OfEvalEnv	env;
+	json_object *v;
+
+	*out = literal;
+	if (expr == NULL)
+		return true;
+	init_env(&env, run, run->state_input);
+	if (!of_expr_eval(expr, &env, &v, err))
+		return false;
+	track(run, v);
+	if (!json_object_is_type(v, json_type_string))
+		return of_fail(err, OF_ERR_RUNTIME, "ErrorPath and CausePath must select a string");
+	*out = json_object_get_string(v);
+	return true;
+}
+
+/* Fail: end the execution with Error and Cause */
+static StepResult
+run_fail(ExecRun *run, OfState *state)
+{
+	const char *error;
+	const char *cause;
+	OfError		err;
+
+	if (!fail_field(run, state->error_path, state->error, &error, &err) ||
+		!fail_field(run, state->cause_path, state->cause, &cause, &err))
+		return fail_execution(run, err.error, err.cause);
+	return fail_execution(run, error, cause);
+}
+
+/* Run the current state once */
+static StepResult
+run_state(ExecRun *run)
+{
+	OfState    *state = current_state(run);
+
+	if (run->phase == NULL)
+	{
+		run->entered_at = GetCurrentTimestamp();
+		run->context = NULL;
+		emit_event(run, psprintf("%sStateEntered", event_prefix(state)), state->name,
+				   details_with("input", run->state_input));
+	}
+	run->context = NULL;		/* $$.State changes between attempts */
+	switch (state->type)
+	{
+		case OF_STATE_PASS:
+			return run_pass(run, state);
+		case OF_STATE_TASK:
+			return run_task(run, state);
+		case OF_STATE_CHOICE:
+			return run_choice(run, state);
+		case OF_STATE_WAIT:
+			return run_wait(run, state);
+		case OF_STATE_SUCCEED:
+			return run_succeed(run, state);
+		case OF_STATE_FAIL:
+			return run_fail(run, state);
+		case OF_STATE_PARALLEL:
+		case OF_STATE_MAP:
+			return fail_execution(run, OF_ERR_RUNTIME,
+								  psprintf("%s states are not supported by this version of orderflow",
+										   of_state_type_name(state->type)));
+	}
+	return fail_execution(run, OF_ERR_RUNTIME, "unknown state type");
+}
+
+/* Move one execution as far as it can go now */
+static void
+advance_execution(ExecRun *run)
+{
+	for (int chain = 0; chain < OF_MAX_CHAIN; chain++)
+	{
+		StepResult	r;
+
+		CHECK_FOR_INTERRUPTS();
+		if (run->has_timeout && GetCurrentTimestamp() >= run->timeout_at)
+		{
+			finish_execution(run, "TIMED_OUT", NULL, OF_ERR_TIMEOUT,
+							 "The execution ran longer than the state machine's TimeoutSeconds");
+			return;
+		}
+		r = run_state(run);
+		if (r != STEP_CONTINUE)
+			return;
+	}
+	/* a long chain: let others have a turn, continue in the next batch */
+	run->has_due = true;
+	run->due_at = GetCurrentTimestamp();
+}
+
+/* ---------------------------------------------------------------------
+ * Loading and saving claimed executions
+ * --------------------------------------------------------------------- */
+
+/* Copy a jsonb column of the current SPI row */
+static Jsonb *
+get_jsonb(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+/* Copy a text column of the current SPI row */
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* Read the retrier_attempts int[] column */
+static void
+get_attempts(ExecRun *run, HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum	   *elems;
+	int			n;
+
+	run->n_attempts = 0;
+	if (isnull)
+		return;
+	deconstruct_array(DatumGetArrayTypeP(d), INT4OID, 4, true, TYPALIGN_INT,
+					  &elems, NULL, &n);
+	run->attempts = palloc0(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		run->attempts[i] = DatumGetInt32(elems[i]);
+	run->n_attempts = n;
+}
+
+/* Fill an ExecRun from one claimed row (see OFQ_CLAIM_DUE's columns) */
+static void
+load_run(ExecRun *run, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+
+	memset(run, 0, sizeof(*run));
+	memcpy(&run->id, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)), sizeof(pg_uuid_t));
+	strlcpy(run->id_text, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&run->id))),
+			sizeof(run->id_text));
+	memcpy(&run->definition_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull)), sizeof(pg_uuid_t));
+	run->state_machine = get_text(tup, desc, 3);
+	run->version = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	run->name = get_text(tup, desc, 5);
+	run->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+	run->input = get_jsonb(tup, desc, 7);
+	run->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
+	run->loaded_state_name = get_text(tup, desc, 9);
+	run->loaded_state_input = get_jsonb(tup, desc, 10);
+	run->entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 11, &isnull));
+	run->retry_count = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
+	get_attempts(run, tup, desc, 13);
+	run->phase = get_text(tup, desc, 14);
+	run->next_event_id = DatumGetInt32(SPI_getbinval(tup, desc, 15, &isnull));
+	run->timeout_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 16, &isnull));
+	run->has_timeout = !isnull;
+	run->status = "RUNNING";
+}
+
+/* Resolve the definition and decode the state input of a loaded run */
+static bool
+prepare_run(ExecRun *run)
+{
+	char	   *state_name = run->loaded_state_name;
+	Jsonb	   *state_input = run->loaded_state_input;
+
+	run->def = OfGetDefinition(&run->definition_id);
+	run->state_index = state_name ? of_machine_find_state(run->def->machine, state_name) : -1;
+	run->state_input = state_input ? track(run, OfJsonbToJsonc(state_input)) : NULL;
+	if (run->state_index < 0)
+	{
+		fail_execution(run, OF_ERR_RUNTIME,
+					   psprintf("state \"%s\" is not in version %d of state machine %s",
+								state_name ? state_name : "", run->version, run->state_machine));
+		return false;
+	}
+	return true;
+}
+
+/* The retrier_attempts array to store */
+static Datum
+attempts_datum(ExecRun *run, bool *isnull)
+{
+	Datum	   *elems;
+
+	*isnull = (run->n_attempts == 0);
+	if (*isnull)
+		return (Datum) 0;
+	elems = palloc(sizeof(Datum) * run->n_attempts);
+	for (int i = 0; i < run->n_attempts; i++)
+		elems[i] = Int32GetDatum(run->attempts[i]);
+	return PointerGetDatum(construct_array(elems, run->n_attempts, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+/* Write the execution row back */
+static void
+save_run(ExecRun *run)
+{
+	Datum		v[15];
+	char		n[15];
+	bool		finished = strcmp(run->status, "RUNNING") != 0;
+	bool		isnull;
+
+	memset(n, ' ', sizeof(n));
+	v[0] = UUIDPGetDatum(&run->id);
+	v[1] = CStringGetTextDatum(run->status);
+	if (finished && strcmp(run->status, "SUCCEEDED") == 0)
+		v[2] = JsonbPGetDatum(OfJsoncToJsonb(run->output));
+	else
+		n[2] = 'n';
+	v[3] = run->error ? CStringGetTextDatum(run->error) : (n[3] = 'n', (Datum) 0);
+	v[4] = run->cause ? CStringGetTextDatum(run->cause) : (n[4] = 'n', (Datum) 0);
+	v[5] = TimestampTzGetDatum(run->stopped_at);
+	n[5] = finished ? ' ' : 'n';
+	v[6] = CStringGetTextDatum(current_state(run)->name);
+	v[7] = JsonbPGetDatum(OfJsoncToJsonb(run->state_input));
+	v[8] = TimestampTzGetDatum(run->entered_at);
+	v[9] = Int32GetDatum(run->retry_count);
+	v[10] = attempts_datum(run, &isnull);
+	n[10] = isnull ? 'n' : ' ';
+	v[11] = run->phase ? CStringGetTextDatum(run->phase) : (n[11] = 'n', (Datum) 0);
+	v[12] = TimestampTzGetDatum(run->due_at);
+	n[12] = (run->has_due && !finished) ? ' ' : 'n';
+	v[13] = Int32GetDatum(run->next_event_id);
+	v[14] = Int32GetDatum(run->transitions);
+	OfExecQuery(OFQ_UPDATE_EXECUTION, v, n, false, 0);
+}
+
+/* Save a run that could not even be prepared (its state is unknown) */
+static void
+save_broken_run(ExecRun *run)
+{
+	Datum		v[15];
+	char		n[15];
+
+	memset(n, 'n', sizeof(n));
+	v[0] = UUIDPGetDatum(&run->id);
+	n[0] = ' ';
+	v[1] = CStringGetTextDatum(run->status);
+	n[1] = ' ';
+	v[3] = CStringGetTextDatum(run->error ? run->error : OF_ERR_RUNTIME);
+	n[3] = ' ';
+	v[4] = run->cause ? CStringGetTextDatum(run->cause) : (Datum) 0;
+	n[4] = run->cause ? ' ' : 'n';
+	v[5] = TimestampTzGetDatum(GetCurrentTimestamp());
+	n[5] = ' ';
+	v[9] = Int32GetDatum(0);
+	n[9] = ' ';
+	v[13] = Int32GetDatum(run->next_event_id);
+	n[13] = ' ';
+	v[14] = Int32GetDatum(0);
+	n[14] = ' ';
+	OfExecQuery(OFQ_UPDATE_EXECUTION, v, n, false, 0);
+}
+
+/*
+ * Advance one claimed execution inside a subtransaction.  If orderflow
+ * itself fails on it (a bug, a value jsonb cannot store, ...), that
+ * execution is failed with States.Runtime and the batch goes on.
+ */
+static void
+process_run(ExecRun *run)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	int			mark = OfEventMark();
+	int			first_event = run->next_event_id;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		if (prepare_run(run))
+			advance_execution(run);
+		if (run->state_index >= 0)
+			save_run(run);
+		else
+			save_broken_run(run);
+		release_all(run);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		release_all(run);
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		OfTruncateEvents(mark);
+		ereport(WARNING,
+				(errmsg("orderflow: execution %s failed inside the engine: %s",
+						run->id_text, edata->message)));
+		run->next_event_id = first_event;
+		run->status = "FAILED";
+		run->error = pstrdup(OF_ERR_RUNTIME);
+		run->cause = psprintf("orderflow could not advance the execution: %s", edata->message);
+		emit_event(run, "ExecutionFailed", NULL, error_details(run->error, run->cause));
+		save_broken_run(run);
+		OfNotifyFinishedAtCommit();
+	}
+	PG_END_TRY();
+}
+
+/* How long until the next due work, in ms (-1 if none) */
+static long
+next_due_ms(void)
+{
+	bool		isnull;
+	TimestampTz due;
+	long		secs;
+	int			usecs;
+
+	OfExecQuery(OFQ_NEXT_DUE, NULL, NULL, true, 1);
+	if (SPI_processed == 0)
+		return -1;
+	due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);
+	return secs * 1000 + usecs / 1000;
+}
+
+/* See orderflow.h */
+int
+OfRunDue(int max_executions, long *next_due)
+{
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"orderflow batch",
+													ALLOCSET_DEFAULT_SIZES);
+	MemoryContext step_cxt = AllocSetContextCreate(batch_cxt,
+												   "orderflow step",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+	Datum		args[2];
+	ExecRun    *runs;
+	int			n;
+	int			transitions = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "orderflow: SPI_connect failed");
+	args[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args[1] = Int32GetDatum(max_executions);
+	OfExecQuery(OFQ_CLAIM_DUE, args, NULL, false, 0);
+	n = (int) SPI_processed;
+	MemoryContextSwitchTo(batch_cxt);
+	runs = palloc0(sizeof(ExecRun) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		load_run(&runs[i], SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+
+	for (int i = 0; i < n; i++)
+	{
+		MemoryContextSwitchTo(step_cxt);
+		process_run(&runs[i]);
+		transitions += Max(runs[i].transitions, 1);
+		MemoryContextReset(step_cxt);
+	}
+	MemoryContextSwitchTo(batch_cxt);
+	OfFlushEvents();
+	*next_due = (n == 0) ? next_due_ms() : 0;
+	SPI_finish();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(batch_cxt);
+	return transitions;
+}

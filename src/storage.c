@@ -1,0 +1,373 @@
+/*-------------------------------------------------------------------------
+ *
+ * storage.c
+ *	  Access to orderflow's tables: every statement in one table, each
+ *	  prepared once per backend and kept, and the history event buffer.
+ *
+ * Keeping all SQL here makes it easy to see what orderflow does to the
+ * database (and which index each statement relies on).  Plans are saved
+ * with SPI_keepplan; the plan cache re-plans them by itself if the
+ * extension's tables are dropped and created again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "storage.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+
+#define MAX_QUERY_ARGS 16
+
+typedef struct OfQueryDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[MAX_QUERY_ARGS];
+} OfQueryDef;
+
+/* Indexed by OfQuery; the comment says which index a hot statement uses */
+static const OfQueryDef query_defs[OFQ_COUNT] = {
+	/* OFQ_CLAIM_DUE: partial index executions_due (due_at) */
+	[OFQ_CLAIM_DUE] = {
+		"SELECT id, definition_id, state_machine, version, name, owner::oid, input,"
+		" started_at, current_state, state_input, state_entered_at, retry_count,"
+		" retrier_attempts, phase, next_event_id, timeout_at"
+		" FROM orderflow.executions"
+		" WHERE due_at <= $1"
+		" ORDER BY due_at LIMIT $2"
+		" FOR UPDATE SKIP LOCKED",
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+	/* OFQ_NEXT_DUE: first entry of executions_due */
+	[OFQ_NEXT_DUE] = {
+		"SELECT due_at FROM orderflow.executions"
+		" WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1",
+		0, {0}
+	},
+	/* OFQ_UPDATE_EXECUTION: primary key; HOT when due_at stays NULL */
+	[OFQ_UPDATE_EXECUTION] = {
+		"UPDATE orderflow.executions SET status = $2, output = $3, error = $4,"
+		" cause = $5, stopped_at = $6, current_state = $7, state_input = $8,"
+		" state_entered_at = $9, retry_count = $10, retrier_attempts = $11,"
+		" phase = $12, due_at = $13, next_event_id = $14, steps = steps + $15"
+		" WHERE id = $1",
+		15, {UUIDOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
+			JSONBOID, TIMESTAMPTZOID, INT4OID, INT4ARRAYOID, TEXTOID,
+		TIMESTAMPTZOID, INT4OID, INT4OID}
+	},
+	[OFQ_INSERT_EVENTS] = {
+		"INSERT INTO orderflow.execution_history"
+		" (execution_id, event_id, previous_event_id, type, state_name, ts, details, owner)"
+		" SELECT * FROM pg_catalog.unnest($1::uuid[], $2::int4[], $3::int4[], $4::text[],"
+		" $5::text[], $6::timestamptz[], $7::jsonb[], $8::oid[]::regrole[])",
+		8, {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TIMESTAMPTZARRAYOID, JSONBARRAYOID, OIDARRAYOID}
+	},
+	[OFQ_LOAD_DEFINITION] = {
+		"SELECT state_machine, version, definition::text, resources::text"
+		" FROM orderflow.state_machine_versions WHERE definition_id = $1",
+		1, {UUIDOID}
+	},
+	[OFQ_LATEST_DEFINITION] = {
+		"SELECT v.definition_id, v.version FROM orderflow.state_machines s"
+		" JOIN orderflow.state_machine_versions v"
+		" ON v.state_machine = s.name AND v.version = s.latest_version"
+		" WHERE s.name = $1",
+		1, {TEXTOID}
+	},
+	[OFQ_INSERT_EXECUTION] = {
+		"INSERT INTO orderflow.executions (id, state_machine, version, definition_id,"
+		" name, owner, input, started_at, current_state, state_input, state_entered_at,"
+		" due_at, timeout_at, next_event_id)"
+		" VALUES ($1, $2, $3, $4, $5, $6::regrole, $7, $8, $9, $7, $8, $8, $10, 2)"
+		" ON CONFLICT (state_machine, name) DO NOTHING",
+		10, {UUIDOID, TEXTOID, INT4OID, UUIDOID, TEXTOID, OIDOID, JSONBOID,
+		TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[OFQ_FIND_EXECUTION_BY_NAME] = {
+		"SELECT id, input FROM orderflow.executions WHERE state_machine = $1 AND name = $2",
+		2, {TEXTOID, TEXTOID}
+	},
+	[OFQ_INSERT_STATE_MACHINE] = {
+		"INSERT INTO orderflow.state_machines (name, latest_version, owner)"
+		" VALUES ($1, 1, $2::regrole) ON CONFLICT (name) DO NOTHING",
+		2, {TEXTOID, OIDOID}
+	},
+	[OFQ_INSERT_VERSION] = {
+		"INSERT INTO orderflow.state_machine_versions"
+		" (definition_id, state_machine, version, definition, resources, created_by)"
+		" VALUES (pg_catalog.gen_random_uuid(), $1, $2, $3, $4, $5::regrole)",
+		5, {TEXTOID, INT4OID, JSONBOID, JSONBOID, OIDOID}
+	},
+	[OFQ_LOCK_STATE_MACHINE] = {
+		"SELECT latest_version, owner::oid FROM orderflow.state_machines"
+		" WHERE name = $1 FOR UPDATE",
+		1, {TEXTOID}
+	},
+	[OFQ_BUMP_VERSION] = {
+		"UPDATE orderflow.state_machines SET latest_version = $2, updated_at = pg_catalog.now()"
+		" WHERE name = $1",
+		2, {TEXTOID, INT4OID}
+	},
+	/* OFQ_COUNT_RUNNING: partial index executions_running */
+	[OFQ_COUNT_RUNNING] = {
+		"SELECT pg_catalog.count(*) FROM orderflow.executions"
+		" WHERE state_machine = $1 AND status = 'RUNNING'",
+		1, {TEXTOID}
+	},
+	[OFQ_ABORT_RUNNING] = {
+		"SELECT id FROM orderflow.executions"
+		" WHERE state_machine = $1 AND status = 'RUNNING' FOR UPDATE",
+		1, {TEXTOID}
+	},
+	[OFQ_DELETE_STATE_MACHINE] = {
+		"DELETE FROM orderflow.state_machines WHERE name = $1",
+		1, {TEXTOID}
+	},
+	[OFQ_FIND_RESOURCE] = {
+		"SELECT fn::oid FROM orderflow.resources WHERE resource = $1",
+		1, {TEXTOID}
+	},
+	[OFQ_UPSERT_RESOURCE] = {
+		"INSERT INTO orderflow.resources (resource, fn, owner)"
+		" VALUES ($1, $2::regprocedure, $3::regrole)"
+		" ON CONFLICT (resource) DO UPDATE SET fn = EXCLUDED.fn, owner = EXCLUDED.owner,"
+		" created_at = pg_catalog.now()",
+		3, {TEXTOID, OIDOID, OIDOID}
+	},
+	[OFQ_EXECUTION_STATUS] = {
+		"SELECT status, owner::oid FROM orderflow.executions WHERE id = $1",
+		1, {UUIDOID}
+	},
+	[OFQ_LOCK_EXECUTION] = {
+		"SELECT status, owner::oid, next_event_id, current_state"
+		" FROM orderflow.executions WHERE id = $1 FOR UPDATE",
+		1, {UUIDOID}
+	},
+	[OFQ_STOP_EXECUTION] = {
+		"UPDATE orderflow.executions SET status = 'ABORTED', error = $2, cause = $3,"
+		" stopped_at = $4, due_at = NULL, next_event_id = $5 WHERE id = $1",
+		5, {UUIDOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID}
+	},
+	[OFQ_EXTENSION_OWNER] = {
+		"SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'orderflow'",
+		0, {0}
+	},
+	/* runs as the caller: row level security decides what is visible */
+	[OFQ_WAIT_STATUS] = {
+		"SELECT status, xmin FROM orderflow.executions WHERE id = $1",
+		1, {UUIDOID}
+	},
+};
+
+/* Plans, prepared on first use and kept for the life of the backend */
+static SPIPlanPtr query_plans[OFQ_COUNT];
+
+/* Return the kept plan for q, preparing it the first time */
+static SPIPlanPtr
+get_plan(OfQuery q)
+{
+	if (query_plans[q] == NULL)
+	{
+		const OfQueryDef *def = &query_defs[q];
+		SPIPlanPtr	plan = SPI_prepare(def->sql, def->nargs, (Oid *) def->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "orderflow: could not prepare \"%s\": %s",
+				 def->sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		query_plans[q] = plan;
+	}
+	return query_plans[q];
+}
+
+/* Execute a prepared statement and check that SPI liked it */
+int
+OfExecQuery(OfQuery q, Datum *values, const char *nulls, bool read_only, long count)
+{
+	int			rc = SPI_execute_plan(get_plan(q), values, nulls, read_only, count);
+
+	if (rc < 0)
+		elog(ERROR, "orderflow: \"%s\" failed: %s",
+			 query_defs[q].sql, SPI_result_code_string(rc));
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * History event buffer
+ * --------------------------------------------------------------------- */
+
+typedef struct EventBuffer
+{
+	int			n;
+	int			size;
+	Datum	   *execution_id;
+	Datum	   *event_id;
+	Datum	   *previous_event_id;
+	bool	   *previous_null;
+	Datum	   *type;
+	Datum	   *state_name;
+	bool	   *state_name_null;
+	Datum	   *ts;
+	Datum	   *details;
+	bool	   *details_null;
+	Datum	   *owner;
+} EventBuffer;
+
+/*
+ * The buffer lives in TopTransactionContext: a transaction that aborts
+ * takes its events with it, which is exactly right since they describe
+ * work that did not happen.  `events_xact` tells a stale pointer from one
+ * of the current transaction.
+ */
+static EventBuffer *events = NULL;
+static LocalTransactionId events_xact = InvalidLocalTransactionId;
+
+/* Get the current transaction's buffer, creating it on first use */
+static EventBuffer *
+current_buffer(void)
+{
+	MemoryContext old;
+
+	if (events != NULL && events_xact == MyProc->lxid)
+		return events;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	events = palloc0(sizeof(EventBuffer));
+	events->size = 64;
+	events->execution_id = palloc(sizeof(Datum) * events->size);
+	events->event_id = palloc(sizeof(Datum) * events->size);
+	events->previous_event_id = palloc(sizeof(Datum) * events->size);
+	events->previous_null = palloc(sizeof(bool) * events->size);
+	events->type = palloc(sizeof(Datum) * events->size);
+	events->state_name = palloc(sizeof(Datum) * events->size);
+	events->state_name_null = palloc(sizeof(bool) * events->size);
+	events->ts = palloc(sizeof(Datum) * events->size);
+	events->details = palloc(sizeof(Datum) * events->size);
+	events->details_null = palloc(sizeof(bool) * events->size);
+	events->owner = palloc(sizeof(Datum) * events->size);
+	MemoryContextSwitchTo(old);
+	events_xact = MyProc->lxid;
+	return events;
+}
+
+/* Double the buffer's arrays */
+static void
+grow_buffer(EventBuffer *b)
+{
+	b->size *= 2;
+	b->execution_id = repalloc(b->execution_id, sizeof(Datum) * b->size);
+	b->event_id = repalloc(b->event_id, sizeof(Datum) * b->size);
+	b->previous_event_id = repalloc(b->previous_event_id, sizeof(Datum) * b->size);
+	b->previous_null = repalloc(b->previous_null, sizeof(bool) * b->size);
+	b->type = repalloc(b->type, sizeof(Datum) * b->size);
+	b->state_name = repalloc(b->state_name, sizeof(Datum) * b->size);
+	b->state_name_null = repalloc(b->state_name_null, sizeof(bool) * b->size);
+	b->ts = repalloc(b->ts, sizeof(Datum) * b->size);
+	b->details = repalloc(b->details, sizeof(Datum) * b->size);
+	b->details_null = repalloc(b->details_null, sizeof(bool) * b->size);
+	b->owner = repalloc(b->owner, sizeof(Datum) * b->size);
+}
+
+/* Remember one history event until OfFlushEvents */
+void
+OfBufferEvent(pg_uuid_t *execution_id, int event_id, int previous_event_id,
+			  const char *type, const char *state_name,
+			  TimestampTz ts, Jsonb *details, Oid owner)
+{
+	EventBuffer *b = current_buffer();
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	int			i;
+
+	if (b->n == b->size)
+		grow_buffer(b);
+	i = b->n++;
+	memcpy(id, execution_id, sizeof(pg_uuid_t));
+	b->execution_id[i] = UUIDPGetDatum(id);
+	b->event_id[i] = Int32GetDatum(event_id);
+	b->previous_event_id[i] = Int32GetDatum(previous_event_id);
+	b->previous_null[i] = (previous_event_id <= 0);
+	b->type[i] = CStringGetTextDatum(type);
+	b->state_name[i] = state_name ? CStringGetTextDatum(state_name) : (Datum) 0;
+	b->state_name_null[i] = (state_name == NULL);
+	b->ts[i] = TimestampTzGetDatum(ts);
+	if (details != NULL)
+	{
+		Jsonb	   *copy = palloc(VARSIZE(details));
+
+		memcpy(copy, details, VARSIZE(details));
+		b->details[i] = JsonbPGetDatum(copy);
+	}
+	b->details_null[i] = (details == NULL);
+	b->owner[i] = ObjectIdGetDatum(owner);
+	MemoryContextSwitchTo(old);
+}
+
+/* Build a one-dimensional array datum of n elements */
+static Datum
+make_array(Datum *elems, bool *nulls, int n, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  elemtype, typlen, typbyval, typalign));
+}
+
+/* Write every buffered event with a single INSERT */
+void
+OfFlushEvents(void)
+{
+	EventBuffer *b;
+	Datum		values[8];
+
+	if (events == NULL || events_xact != MyProc->lxid || events->n == 0)
+		return;
+	b = events;
+	values[0] = make_array(b->execution_id, NULL, b->n, UUIDOID);
+	values[1] = make_array(b->event_id, NULL, b->n, INT4OID);
+	values[2] = make_array(b->previous_event_id, b->previous_null, b->n, INT4OID);
+	values[3] = make_array(b->type, NULL, b->n, TEXTOID);
+	values[4] = make_array(b->state_name, b->state_name_null, b->n, TEXTOID);
+	values[5] = make_array(b->ts, NULL, b->n, TIMESTAMPTZOID);
+	values[6] = make_array(b->details, b->details_null, b->n, JSONBOID);
+	values[7] = make_array(b->owner, NULL, b->n, OIDOID);
+	OfExecQuery(OFQ_INSERT_EVENTS, values, NULL, false, 0);
+	b->n = 0;
+}
+
+/* Forget buffered events (their transaction is going away) */
+void
+OfDiscardEvents(void)
+{
+	if (events != NULL && events_xact == MyProc->lxid)
+		events->n = 0;
+}
+
+/* Number of events buffered in this transaction so far */
+int
+OfEventMark(void)
+{
+	if (events == NULL || events_xact != MyProc->lxid)
+		return 0;
+	return events->n;
+}
+
+/* Forget events buffered after mark (their subtransaction rolled back) */
+void
+OfTruncateEvents(int mark)
+{
+	if (events != NULL && events_xact == MyProc->lxid && events->n > mark)
+		events->n = mark;
+}

@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * storage.h
+ *	  The SQL orderflow runs against its own tables, prepared once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OF_STORAGE_H
+#define OF_STORAGE_H
+
+#include "orderflow.h"
+
+#include "executor/spi.h"
+#include "utils/uuid.h"
+
+/* Every statement orderflow runs; texts and argument types in storage.c */
+typedef enum OfQuery
+{
+	OFQ_CLAIM_DUE,
+	OFQ_NEXT_DUE,
+	OFQ_UPDATE_EXECUTION,
+	OFQ_INSERT_EVENTS,
+	OFQ_LOAD_DEFINITION,
+	OFQ_LATEST_DEFINITION,
+	OFQ_INSERT_EXECUTION,
+	OFQ_FIND_EXECUTION_BY_NAME,
+	OFQ_INSERT_STATE_MACHINE,
+	OFQ_INSERT_VERSION,
+	OFQ_LOCK_STATE_MACHINE,
+	OFQ_BUMP_VERSION,
+	OFQ_COUNT_RUNNING,
+	OFQ_ABORT_RUNNING,
+	OFQ_DELETE_STATE_MACHINE,
+	OFQ_FIND_RESOURCE,
+	OFQ_UPSERT_RESOURCE,
+	OFQ_EXECUTION_STATUS,
+	OFQ_LOCK_EXECUTION,
+	OFQ_STOP_EXECUTION,
+	OFQ_EXTENSION_OWNER,
+	OFQ_WAIT_STATUS,
+	OFQ_COUNT
+} OfQuery;
+
+/* Execute a prepared statement; SPI must be connected */
+extern int	OfExecQuery(OfQuery q, Datum *values, const char *nulls, bool read_only, long count);
+
+/*
+ * History events are buffered per transaction and written with one INSERT
+ * (OfFlushEvents) just before the work is committed.
+ */
+extern void OfBufferEvent(pg_uuid_t *execution_id, int event_id, int previous_event_id,
+						  const char *type, const char *state_name,
+						  TimestampTz ts, Jsonb *details, Oid owner);
+extern void OfFlushEvents(void);
+/* How many events are buffered; OfTruncateEvents(mark) forgets later ones */
+extern int	OfEventMark(void);
+extern void OfTruncateEvents(int mark);
+extern void OfDiscardEvents(void);
+
+#endif
