@@ -9,7 +9,8 @@ SERVER_OBJS = src/orderflow.o src/jsonb_conv.o src/definition.o src/storage.o \
 	src/task.o src/executor.o src/worker.o src/api.o
 OBJS = $(ASL_OBJS) $(SERVER_OBJS)
 
-DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+# The install script is assembled from sql/install/*.sql, one file per concern
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Werror -Wno-declaration-after-statement
@@ -24,6 +25,9 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=output_iso --te
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard $(srcdir)/sql/install/*.sql))
+	cat $^ > $@
 
 # The server-free unit tests of the ASL parser and evaluator (test/c).
 .PHONY: check-c
