@@ -1,0 +1,920 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The orderflow launcher, the worker pool, shared memory and wake-ups.
+ *
+ * A static background worker, the launcher, keeps orderflow.workers dynamic
+ * background workers running.  Each worker loops: one transaction that
+ * calls OfRunDue() (executor.c), then a sleep on its latch until the next
+ * known due time, the poll interval, or a wake-up from a committing
+ * backend that created new work.
+ *
+ * Shared memory holds the launcher's pid, one slot per worker (so other
+ * backends can set the workers' latches) and a condition variable that
+ * sessions in wait_for_execution() sleep on.  Everything here degrades to
+ * a harmless no-op when the library was not preloaded, because then no
+ * shared memory exists and no workers run.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "libpq/pqsignal.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "orderflow.h"
+
+/* Upper bound of orderflow.workers (see its definition in orderflow.c) */
+#define OF_MAX_WORKERS			64
+
+/* A worker that dies sooner than this after starting "died quickly" */
+#define OF_QUICK_DEATH_MS		10000
+/* Longest backoff before restarting a worker that keeps dying quickly */
+#define OF_MAX_BACKOFF_MS		60000
+/* How long the launcher waits before retrying after running out of slots */
+#define OF_NO_SLOT_RETRY_MS		10000
+/* Launcher's safety-net nap; it is normally woken by bgw_notify_pid */
+#define OF_LAUNCHER_NAP_MS		10000
+/* Pause after an error in a worker iteration, so errors cannot flood */
+#define OF_ERROR_PAUSE_MS		1000
+/* Shortest idle sleep, so "due now but locked by a peer" cannot spin */
+#define OF_MIN_SLEEP_MS			10
+
+/* One worker's entry in shared memory */
+typedef struct OfWorkerSlot
+{
+	pid_t		pid;			/* 0 when no worker runs in this slot */
+	Latch	   *latch;			/* the worker's process latch */
+	bool		busy;			/* inside an iteration, not sleeping */
+	uint32		generation;		/* bumped each time a worker takes the slot */
+} OfWorkerSlot;
+
+/* The orderflow shared memory area */
+typedef struct OfSharedData
+{
+	slock_t		mutex;			/* protects launcher_pid and slots */
+	pid_t		launcher_pid;	/* 0 when no launcher runs */
+	OfWorkerSlot slots[OF_MAX_WORKERS];
+	/* bumped before each finished_cv broadcast; see OfWaitForFinish */
+	pg_atomic_uint64 finished_count;
+	ConditionVariable finished_cv;	/* broadcast when executions finish */
+} OfSharedData;
+
+/* What the launcher knows about one pool position (launcher-local) */
+typedef struct OfLauncherSlot
+{
+	BackgroundWorkerHandle *handle; /* NULL when nothing is registered */
+	TimestampTz started_at;		/* when we registered the current worker */
+	TimestampTz restart_at;		/* earliest time to register again */
+	int			quick_deaths;	/* consecutive deaths soon after start */
+} OfLauncherSlot;
+
+/* NULL unless the library was preloaded and shared memory is set up */
+static OfSharedData *of_shared = NULL;
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Launcher-local view of the pool */
+static OfLauncherSlot launcher_slots[OF_MAX_WORKERS];
+/* Launcher: true while dynamic worker slots are exhausted (warned once) */
+static bool launcher_out_of_slots = false;
+
+/* Backend-local commit-time actions, see of_xact_callback */
+static bool xact_callback_registered = false;
+static bool wake_workers_at_commit = false;
+static bool notify_finished_at_commit = false;
+
+/* finished_count as of the end of this backend's last OfWaitForFinish */
+static uint64 finished_count_seen = 0;
+
+PGDLLEXPORT void orderflow_launcher_main(Datum main_arg);
+PGDLLEXPORT void orderflow_worker_main(Datum main_arg);
+
+
+/* ---------------------------------------------------------------------
+ * Shared memory
+ * ---------------------------------------------------------------------
+ */
+
+/* Size of the orderflow shared memory area */
+static Size
+of_shmem_size(void)
+{
+	return MAXALIGN(sizeof(OfSharedData));
+}
+
+#if PG_VERSION_NUM >= 150000
+/* shmem_request_hook: reserve our area (PG 15+ only allows it here) */
+static void
+of_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(of_shmem_size());
+}
+#endif
+
+/* shmem_startup_hook: create or attach to the area */
+static void
+of_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	/*
+	 * AddinShmemInitLock serializes creation against other processes
+	 * attaching (EXEC_BACKEND builds run this hook in every backend).
+	 */
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	of_shared = ShmemInitStruct("orderflow", of_shmem_size(), &found);
+	if (!found)
+	{
+		memset(of_shared, 0, of_shmem_size());
+		SpinLockInit(&of_shared->mutex);
+		pg_atomic_init_u64(&of_shared->finished_count, 0);
+		ConditionVariableInit(&of_shared->finished_cv);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Install the shared memory hooks; called from _PG_init when preloaded */
+void
+OfShmemInit(void)
+{
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = of_shmem_request;
+#else
+	RequestAddinShmemSpace(of_shmem_size());
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = of_shmem_startup;
+}
+
+/* True when shared memory exists and a launcher is running */
+bool
+OfWorkersAvailable(void)
+{
+	pid_t		pid;
+
+	if (of_shared == NULL)
+		return false;
+	SpinLockAcquire(&of_shared->mutex);
+	pid = of_shared->launcher_pid;
+	SpinLockRelease(&of_shared->mutex);
+	return pid != 0;
+}
+
+/* Copy the pids of running workers into pids[0..max-1]; return the count */
+int
+OfWorkerPids(int *pids, int max)
+{
+	int			n = 0;
+
+	if (of_shared == NULL)
+		return 0;
+	SpinLockAcquire(&of_shared->mutex);
+	for (int i = 0; i < OF_MAX_WORKERS && n < max; i++)
+	{
+		if (of_shared->slots[i].pid != 0)
+			pids[n++] = (int) of_shared->slots[i].pid;
+	}
+	SpinLockRelease(&of_shared->mutex);
+	return n;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Commit-time wake-ups (any backend)
+ * ---------------------------------------------------------------------
+ */
+
+/* Set the latch of every pool worker */
+static void
+of_wake_workers(void)
+{
+	Latch	   *latches[OF_MAX_WORKERS];
+	int			n = 0;
+
+	/*
+	 * Wake busy workers too: one that is already past its query would not
+	 * see our rows and would then sleep a whole poll interval.  Surplus
+	 * wake-ups are cheap because the executor claims work with SKIP LOCKED.
+	 * SetLatch may signal another process, so do it outside the spinlock.
+	 */
+	SpinLockAcquire(&of_shared->mutex);
+	for (int i = 0; i < OF_MAX_WORKERS; i++)
+	{
+		if (of_shared->slots[i].pid != 0 && of_shared->slots[i].latch != NULL)
+			latches[n++] = of_shared->slots[i].latch;
+	}
+	SpinLockRelease(&of_shared->mutex);
+
+	/*
+	 * A latch we copied may belong to a worker that exited since; it lives
+	 * in a PGPROC, so setting it is at worst a spurious wake-up of whoever
+	 * uses that PGPROC now, which every latch user must tolerate.
+	 */
+	for (int i = 0; i < n; i++)
+		SetLatch(latches[i]);
+}
+
+/* Tell wait_for_execution() sleepers that something finished */
+static void
+of_broadcast_finished(void)
+{
+	/* bump first: a sleeper that read the old count is already queued */
+	pg_atomic_fetch_add_u64(&of_shared->finished_count, 1);
+	ConditionVariableBroadcast(&of_shared->finished_cv);
+}
+
+/* XactCallback: act on the flags at commit, forget them otherwise */
+static void
+of_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+
+			/*
+			 * By now the commit is durable and visible (ProcArrayEndTransaction
+			 * ran), so whoever we wake will see the new rows.  Nothing here
+			 * may throw: the transaction is already committed.
+			 */
+			if (wake_workers_at_commit)
+				of_wake_workers();
+			if (notify_finished_at_commit)
+				of_broadcast_finished();
+			wake_workers_at_commit = false;
+			notify_finished_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* aborted work needs nobody; prepared work is not visible yet */
+			wake_workers_at_commit = false;
+			notify_finished_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Register of_xact_callback once per backend */
+static void
+of_ensure_xact_callback(void)
+{
+	if (xact_callback_registered)
+		return;
+	RegisterXactCallback(of_xact_callback, NULL);
+	xact_callback_registered = true;
+}
+
+/* Wake the pool when the current transaction commits */
+void
+OfWakeWorkersAtCommit(void)
+{
+	if (of_shared == NULL)
+		return;					/* not preloaded: there is no pool to wake */
+	of_ensure_xact_callback();
+	wake_workers_at_commit = true;
+}
+
+/* Wake wait_for_execution() callers when the current transaction commits */
+void
+OfNotifyFinishedAtCommit(void)
+{
+	if (of_shared == NULL)
+		return;					/* not preloaded: waiters poll instead */
+	of_ensure_xact_callback();
+	notify_finished_at_commit = true;
+}
+
+/* Without shared memory, nap briefly so the caller can poll */
+static void
+of_wait_without_shmem(long timeout_ms)
+{
+	long		nap = (timeout_ms < 0) ? 10 : Min(timeout_ms, 10);
+
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 nap, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * Sleep until some execution finished somewhere, or timeout_ms passed
+ * (-1: no timeout).
+ *
+ * The caller checks its condition between calls, and a broadcast during
+ * that check would be lost, because a condition variable only wakes
+ * processes already queued.  finished_count closes that gap: if it moved
+ * since our previous return, something finished while the caller was
+ * looking, so return at once and let it look again.
+ */
+void
+OfWaitForFinish(long timeout_ms)
+{
+	ConditionVariable *cv;
+
+	CHECK_FOR_INTERRUPTS();
+	if (of_shared == NULL)
+	{
+		of_wait_without_shmem(timeout_ms);
+		return;
+	}
+
+	cv = &of_shared->finished_cv;
+	if (timeout_ms > INT_MAX)
+		timeout_ms = INT_MAX;
+
+	/* queue first, then read the count: a later bump will find us queued */
+	ConditionVariablePrepareToSleep(cv);
+	if (pg_atomic_read_u64(&of_shared->finished_count) == finished_count_seen)
+		(void) ConditionVariableTimedSleep(cv, timeout_ms, PG_WAIT_EXTENSION);
+	finished_count_seen = pg_atomic_read_u64(&of_shared->finished_count);
+	ConditionVariableCancelSleep();
+	CHECK_FOR_INTERRUPTS();
+}
+
+
+/* ---------------------------------------------------------------------
+ * Launcher
+ * ---------------------------------------------------------------------
+ */
+
+/* Register the launcher as a static background worker */
+void
+OfRegisterLauncher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+
+	/*
+	 * The database connection flag is only there so the launcher can attach
+	 * to the shared catalogs (as the logical replication launcher does),
+	 * which is what makes it visible in pg_stat_activity.  It never opens
+	 * a database, so it blocks no DROP DATABASE.
+	 */
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* if the launcher dies, the postmaster brings it back */
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "orderflow");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "orderflow_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "orderflow launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "orderflow launcher");
+	worker.bgw_main_arg = (Datum) 0;
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Number of workers the launcher should keep running right now */
+static int
+of_target_workers(void)
+{
+	return Max(0, Min(of_workers, OF_MAX_WORKERS));
+}
+
+/* Report the pool size in pg_stat_activity if it changed */
+static void
+of_launcher_report(int running, int target)
+{
+	static int	last_running = -1;
+	static int	last_target = -1;
+	char		activity[64];
+
+	if (running == last_running && target == last_target)
+		return;
+	last_running = running;
+	last_target = target;
+	snprintf(activity, sizeof(activity), "%d of %d orderflow workers running",
+			 running, target);
+	/* no transaction here; give query_start a real value */
+	SetCurrentStatementStartTimestamp();
+	pgstat_report_activity(STATE_IDLE, activity);
+}
+
+/* Fill in the BackgroundWorker for pool position i */
+static void
+of_init_worker_struct(BackgroundWorker *worker, int i)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+
+	/*
+	 * The launcher restarts workers itself, with backoff, and must be able
+	 * to stop them for good when orderflow.workers shrinks; a postmaster
+	 * restart policy would fight both.
+	 */
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "orderflow");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "orderflow_worker_main");
+	snprintf(worker->bgw_name, BGW_MAXLEN, "orderflow worker %d", i);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "orderflow worker");
+	worker->bgw_main_arg = Int32GetDatum(i);
+
+	/*
+	 * Have the postmaster SIGUSR1 us when the worker starts or stops; that
+	 * sets our latch, so we notice a dead worker at once instead of polling.
+	 */
+	worker->bgw_notify_pid = MyProcPid;
+}
+
+/* Register the dynamic worker for pool position i; false if no slot */
+static bool
+of_start_worker(int i)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext oldcxt;
+
+	of_init_worker_struct(&worker, i);
+
+	/* the handle must outlive this call; keep it in TopMemoryContext */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		MemoryContextSwitchTo(oldcxt);
+		return false;
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	launcher_slots[i].handle = handle;
+	launcher_slots[i].started_at = GetCurrentTimestamp();
+	return true;
+}
+
+/* Warn once per shortage that no dynamic worker slot was free */
+static void
+of_warn_out_of_slots(int registered, int target)
+{
+	if (launcher_out_of_slots)
+		return;
+	launcher_out_of_slots = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+			 errmsg("orderflow launcher could not start a worker: no background worker slot is free"),
+			 errdetail("Only %d of %d orderflow workers have a slot; the launcher retries every %d seconds.",
+					   registered, target, OF_NO_SLOT_RETRY_MS / 1000),
+			 errhint("Raise \"max_worker_processes\" (requires a restart) or lower \"orderflow.workers\".")));
+}
+
+/* Backoff before restarting a worker that died quickly n times in a row */
+static long
+of_backoff_ms(int n)
+{
+	long		ms = 1000;
+
+	while (--n > 0 && ms < OF_MAX_BACKOFF_MS)
+		ms *= 2;
+	return Min(ms, OF_MAX_BACKOFF_MS);
+}
+
+/* Forget pool position i's stopped worker and schedule its restart */
+static void
+of_worker_stopped(int i, TimestampTz now)
+{
+	OfLauncherSlot *ls = &launcher_slots[i];
+
+	pfree(ls->handle);
+	ls->handle = NULL;
+
+	/*
+	 * A worker that keeps dying right after start (say orderflow.database
+	 * does not exist) would otherwise be restarted in a tight loop.
+	 */
+	if (TimestampDifferenceExceeds(ls->started_at, now, OF_QUICK_DEATH_MS))
+		ls->quick_deaths = 0;
+	else
+		ls->quick_deaths++;
+
+	if (ls->quick_deaths > 1)
+	{
+		long		delay = of_backoff_ms(ls->quick_deaths - 1);
+
+		ls->restart_at = TimestampTzPlusMilliseconds(now, delay);
+		elog(DEBUG1, "orderflow worker %d died %d times in a row soon after starting; restarting in %ld ms",
+			 i, ls->quick_deaths, delay);
+	}
+	else
+		ls->restart_at = now;
+}
+
+/*
+ * Check on pool position i.  Returns true if a worker is registered there;
+ * *started tells whether it is actually running yet.
+ */
+static bool
+of_poll_worker(int i, TimestampTz now, bool *started)
+{
+	pid_t		pid;
+
+	*started = false;
+	if (launcher_slots[i].handle == NULL)
+		return false;
+
+	switch (GetBackgroundWorkerPid(launcher_slots[i].handle, &pid))
+	{
+		case BGWH_STARTED:
+			*started = true;
+			return true;
+		case BGWH_NOT_YET_STARTED:
+			return true;
+		case BGWH_STOPPED:
+			of_worker_stopped(i, now);
+			return false;
+		case BGWH_POSTMASTER_DIED:
+			proc_exit(1);
+	}
+	return false;
+}
+
+/* Milliseconds from now until ts, at least 0 */
+static long
+of_ms_until(TimestampTz now, TimestampTz ts)
+{
+	return (ts <= now) ? 0 : (long) ((ts - now) / 1000);
+}
+
+/*
+ * Bring the pool to orderflow.workers: reap stopped workers, start missing
+ * ones (respecting backoff), stop surplus ones.  Returns how long the
+ * launcher may sleep before it needs to look again.
+ */
+static long
+of_adjust_pool(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			target = of_target_workers();
+	int			registered = 0;
+	int			running = 0;
+	long		nap = OF_LAUNCHER_NAP_MS;
+	bool		no_slot = false;
+
+	for (int i = 0; i < OF_MAX_WORKERS; i++)
+	{
+		OfLauncherSlot *ls = &launcher_slots[i];
+		bool		started;
+
+		if (of_poll_worker(i, now, &started))
+		{
+			/* surplus after orderflow.workers went down: stop it */
+			if (i >= target)
+				TerminateBackgroundWorker(ls->handle);
+			else
+			{
+				registered++;
+				running += started ? 1 : 0;
+			}
+			continue;
+		}
+		if (i >= target)
+		{
+			ls->quick_deaths = 0;	/* a later raise starts fresh */
+			continue;
+		}
+		if (no_slot || ls->restart_at > now)
+		{
+			nap = Min(nap, no_slot ? OF_NO_SLOT_RETRY_MS :
+					  of_ms_until(now, ls->restart_at));
+			continue;
+		}
+		if (of_start_worker(i))
+			registered++;
+		else
+		{
+			no_slot = true;
+			nap = Min(nap, OF_NO_SLOT_RETRY_MS);
+		}
+	}
+
+	if (no_slot)
+		of_warn_out_of_slots(registered, target);
+	else if (registered == target)
+		launcher_out_of_slots = false;
+	of_launcher_report(running, target);
+	return nap;
+}
+
+/* before_shmem_exit callback: take the pool down with the launcher */
+static void
+of_launcher_on_exit(int code, Datum arg)
+{
+	/*
+	 * The handles die with this process, so a new launcher could never
+	 * stop or watch these workers.  Terminate them; the next launcher
+	 * starts a fresh pool.  Their in-flight steps roll back and are retried.
+	 */
+	for (int i = 0; i < OF_MAX_WORKERS; i++)
+	{
+		if (launcher_slots[i].handle != NULL)
+			TerminateBackgroundWorker(launcher_slots[i].handle);
+	}
+
+	SpinLockAcquire(&of_shared->mutex);
+	if (of_shared->launcher_pid == MyProcPid)
+		of_shared->launcher_pid = 0;
+	SpinLockRelease(&of_shared->mutex);
+}
+
+/* Entry point of the launcher */
+void
+orderflow_launcher_main(Datum main_arg)
+{
+	/* die instead of the default bgworker_die, which ignores crit sections */
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (of_shared == NULL)
+		elog(FATAL, "orderflow shared memory is not initialized");
+
+	/* shared catalogs only: enough for pg_stat_activity, no database */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("orderflow launcher");
+
+	SpinLockAcquire(&of_shared->mutex);
+	of_shared->launcher_pid = MyProcPid;
+	SpinLockRelease(&of_shared->mutex);
+	before_shmem_exit(of_launcher_on_exit, (Datum) 0);
+
+	ereport(LOG,
+			(errmsg("orderflow launcher started"),
+			 errdetail("Keeping %d workers on database \"%s\".",
+					   of_target_workers(), of_database)));
+
+	for (;;)
+	{
+		long		nap;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		nap = of_adjust_pool();
+
+		/*
+		 * WL_EXIT_ON_PM_DEATH: if the postmaster is gone, nobody can restart
+		 * or stop our workers, so there is nothing sensible left to do.
+		 */
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 nap, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+
+/* ---------------------------------------------------------------------
+ * Worker
+ * ---------------------------------------------------------------------
+ */
+
+/* This worker's pool position (index into of_shared->slots) */
+static int	my_slot = -1;
+
+/* Per-iteration scratch memory, reset at the top of every loop */
+static MemoryContext worker_loop_cxt = NULL;
+
+/* Mark this worker busy or idle in its slot */
+static void
+of_set_busy(bool busy)
+{
+	SpinLockAcquire(&of_shared->mutex);
+	if (of_shared->slots[my_slot].pid == MyProcPid)
+		of_shared->slots[my_slot].busy = busy;
+	SpinLockRelease(&of_shared->mutex);
+}
+
+/* before_shmem_exit callback: leave the slot so nobody wakes a dead worker */
+static void
+of_worker_on_exit(int code, Datum arg)
+{
+	OfWorkerSlot *slot = &of_shared->slots[my_slot];
+
+	SpinLockAcquire(&of_shared->mutex);
+	/* a successor may already have taken the slot; leave it alone then */
+	if (slot->pid == MyProcPid)
+	{
+		slot->pid = 0;
+		slot->latch = NULL;
+		slot->busy = false;
+	}
+	SpinLockRelease(&of_shared->mutex);
+}
+
+/* Publish this worker's pid and latch in slot i */
+static void
+of_worker_attach(int i)
+{
+	OfWorkerSlot *slot;
+
+	if (i < 0 || i >= OF_MAX_WORKERS)
+		elog(FATAL, "orderflow worker started with invalid slot %d", i);
+	my_slot = i;
+	slot = &of_shared->slots[i];
+
+	SpinLockAcquire(&of_shared->mutex);
+	slot->pid = MyProcPid;
+	slot->latch = MyLatch;
+	slot->busy = true;
+	slot->generation++;
+	SpinLockRelease(&of_shared->mutex);
+	before_shmem_exit(of_worker_on_exit, (Datum) 0);
+}
+
+/*
+ * One transaction: advance due executions.  Returns the number of steps
+ * done; *next_due_ms as from OfRunDue (-1 when unknown or not installed).
+ */
+static int
+of_worker_iteration(long *next_due_ms)
+{
+	int			steps = 0;
+
+	*next_due_ms = -1;
+
+	/* statement start doubles as transaction start: now() must be current */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "advancing due executions");
+
+	/* the preloaded library runs before CREATE EXTENSION; wait for it */
+	if (OidIsValid(get_extension_oid("orderflow", true)))
+		steps = OfRunDue(of_batch_size, next_due_ms);
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	/* commit leaves us in TopMemoryContext; go back to the scratch one */
+	MemoryContextSwitchTo(worker_loop_cxt);
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return steps;
+}
+
+/* Sleep on the latch for up to timeout_ms */
+static void
+of_worker_sleep(long timeout_ms)
+{
+	of_set_busy(false);
+
+	/*
+	 * WL_EXIT_ON_PM_DEATH: after a postmaster crash, shared memory is about
+	 * to be reinitialized; a worker that lingers would hold it and run
+	 * without supervision.
+	 */
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	of_set_busy(true);
+}
+
+/*
+ * Sleep a full ms milliseconds, even if woken: a persistent error must not
+ * fill the log as fast as committing sessions wake us.  Still honours
+ * SIGTERM and postmaster death.
+ */
+static void
+of_worker_pause(long ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+	long		left;
+
+	of_set_busy(false);
+	while ((left = of_ms_until(GetCurrentTimestamp(), until)) > 0)
+	{
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	of_set_busy(true);
+}
+
+/* How long an idle worker sleeps, given OfRunDue's next due time */
+static long
+of_idle_timeout(long next_due_ms)
+{
+	long		timeout = of_poll_interval_ms;
+
+	if (next_due_ms >= 0)
+		timeout = Min(timeout, next_due_ms);
+	return Max(timeout, OF_MIN_SLEEP_MS);
+}
+
+/*
+ * Recover from an ERROR thrown in an iteration: log it, abort the
+ * transaction, and pause, the way postgres.c and autovacuum do.  The
+ * executor isolates task failures itself; this is the last line that keeps
+ * one bad iteration from taking the pool down.
+ */
+static void
+of_worker_recover(void)
+{
+	/* since not using PG_TRY, reset the error context stack by hand */
+	error_context_stack = NULL;
+	HOLD_INTERRUPTS();
+
+	/* forget a pending statement timeout or cancel aimed at the dead work */
+	disable_all_timeouts(false);
+	QueryCancelPending = false;
+
+	EmitErrorReport();
+	/* releases locks, buffer pins, snapshots, SPI and a CV sleep */
+	AbortCurrentTransaction();
+
+	MemoryContextSwitchTo(worker_loop_cxt);
+	FlushErrorState();
+	MemoryContextReset(worker_loop_cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	RESUME_INTERRUPTS();
+
+	of_worker_pause(OF_ERROR_PAUSE_MS);
+}
+
+/* Entry point of a pool worker; main_arg is its slot index */
+void
+orderflow_worker_main(Datum main_arg)
+{
+	sigjmp_buf	local_sigjmp_buf;
+
+	/* die instead of the default bgworker_die, which ignores crit sections */
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (of_shared == NULL)
+		elog(FATAL, "orderflow shared memory is not initialized");
+	of_worker_attach(DatumGetInt32(main_arg));
+
+	/*
+	 * Connect as the bootstrap superuser; the executor switches to each
+	 * execution's owner around its tasks.
+	 */
+	BackgroundWorkerInitializeConnection(of_database, NULL, 0);
+	pgstat_report_appname("orderflow worker");
+
+	worker_loop_cxt = AllocSetContextCreate(TopMemoryContext,
+											"orderflow worker loop",
+											ALLOCSET_DEFAULT_SIZES);
+
+	/* from here on an ERROR lands here instead of ending the process */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+		of_worker_recover();
+	PG_exception_stack = &local_sigjmp_buf;
+
+	for (;;)
+	{
+		long		next_due_ms;
+
+		MemoryContextReset(worker_loop_cxt);
+		MemoryContextSwitchTo(worker_loop_cxt);
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		/* more work may be due right away: loop without sleeping */
+		if (of_worker_iteration(&next_due_ms) > 0)
+			continue;
+		of_worker_sleep(of_idle_timeout(next_due_ms));
+	}
+}
