@@ -65,8 +65,10 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_INSERT_EVENTS] = {
 		"INSERT INTO orderflow.execution_history"
 		" (execution_id, event_id, previous_event_id, type, state_name, ts, details, owner)"
-		" SELECT * FROM pg_catalog.unnest($1::uuid[], $2::int4[], $3::int4[], $4::text[],"
-		" $5::text[], $6::timestamptz[], $7::jsonb[], $8::oid[]::regrole[])",
+		" SELECT * FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::int4[]),"
+		" pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]),"
+		" pg_catalog.unnest($6::timestamptz[]), pg_catalog.unnest($7::jsonb[]),"
+		" pg_catalog.unnest($8::oid[]::regrole[]))",
 		8, {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TIMESTAMPTZARRAYOID, JSONBARRAYOID, OIDARRAYOID}
 	},
