@@ -211,80 +211,353 @@ of_json_to_string(json_object *v)
 	return strdup(text != NULL ? text : "null");
 }
 
-/* true when text[from..len) holds only JSON whitespace */
-static bool
-only_whitespace(const char *text, size_t from, size_t len)
+/*
+ * A strict RFC 8259 syntax check that runs before json-c, because json-c
+ * accepts more than JSON even in strict mode (NaN, Infinity, "1.",
+ * single-quoted keys, raw control characters in strings), and leaks the
+ * value when it rejects trailing text.  It is iterative, so deep nesting
+ * costs no C stack; the nesting limit is checked here too.
+ */
+typedef struct JsonScan
 {
-	size_t		i;
+	const char *text;
+	size_t		len;
+	size_t		pos;
+	int			max_depth;		/* containers inside each other */
+	char	   *stack;			/* '[' or '{' per open container (malloc'd) */
+	int			depth;
+	int			cap;
+	const char *problem;		/* what went wrong at pos */
+} JsonScan;
 
-	for (i = from; i < len; i++)
+/* the current byte, or '\0' at the end */
+static char
+scan_peek(const JsonScan *sc)
+{
+	return sc->pos < sc->len ? sc->text[sc->pos] : '\0';
+}
+
+/* record a problem at the current position; always false */
+static bool
+scan_fail(JsonScan *sc, const char *problem)
+{
+	/* whatever was expected, running out of text is the real problem */
+	sc->problem = sc->pos >= sc->len ? "unexpected end of input" : problem;
+	return false;
+}
+
+/* skip JSON whitespace */
+static void
+scan_whitespace(JsonScan *sc)
+{
+	while (sc->pos < sc->len)
 	{
-		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+		char		c = sc->text[sc->pos];
+
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			break;
+		sc->pos++;
+	}
+}
+
+/* true when the byte is an ASCII digit */
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* one or more digits */
+static bool
+scan_digits(JsonScan *sc)
+{
+	if (!is_digit(scan_peek(sc)))
+		return scan_fail(sc, "unexpected character (expected a digit)");
+	while (is_digit(scan_peek(sc)))
+		sc->pos++;
+	return true;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool
+scan_number(JsonScan *sc)
+{
+	if (scan_peek(sc) == '-')
+		sc->pos++;
+	if (scan_peek(sc) == '0')
+		sc->pos++;
+	else if (!scan_digits(sc))
+		return false;
+	if (scan_peek(sc) == '.')
+	{
+		sc->pos++;
+		if (!scan_digits(sc))
+			return false;
+	}
+	if (scan_peek(sc) == 'e' || scan_peek(sc) == 'E')
+	{
+		sc->pos++;
+		if (scan_peek(sc) == '+' || scan_peek(sc) == '-')
+			sc->pos++;
+		if (!scan_digits(sc))
 			return false;
 	}
 	return true;
 }
 
-/* describe a tokener failure with the offset where it happened */
+/* the rest of a backslash escape (the backslash is consumed) */
 static bool
-tokener_failure(OfError *err, enum json_tokener_error jerr, size_t offset)
+scan_escape(JsonScan *sc)
 {
-	if (jerr == json_tokener_continue || jerr == json_tokener_error_parse_eof)
-		return of_fail(err, OF_ERR_RUNTIME,
-					   "invalid JSON: unexpected end of input at offset %zu",
-					   offset);
-	return of_fail(err, OF_ERR_RUNTIME, "invalid JSON: %s at offset %zu",
-				   json_tokener_error_desc(jerr), offset);
+	char		c = scan_peek(sc);
+	int			i;
+
+	if (c != '\0' && strchr("\"\\/bfnrt", c) != NULL)
+	{
+		sc->pos++;
+		return true;
+	}
+	if (c != 'u')
+		return scan_fail(sc, "unexpected character (invalid escape in string)");
+	sc->pos++;
+	for (i = 0; i < 4; i++)
+	{
+		c = scan_peek(sc);
+		if (!is_digit(c) && !(c >= 'a' && c <= 'f') && !(c >= 'A' && c <= 'F'))
+			return scan_fail(sc, "unexpected character (invalid \\u escape)");
+		sc->pos++;
+	}
+	return true;
+}
+
+/* a double-quoted string; UTF-8 validity is left to json-c */
+static bool
+scan_string(JsonScan *sc)
+{
+	if (scan_peek(sc) != '"')
+		return scan_fail(sc, "unexpected character (expected a string)");
+	sc->pos++;
+	for (;;)
+	{
+		unsigned char c = (unsigned char) scan_peek(sc);
+
+		if (sc->pos >= sc->len)
+			return scan_fail(sc, "unexpected end of input");
+		sc->pos++;
+		if (c == '"')
+			return true;
+		if (c == '\\')
+		{
+			if (!scan_escape(sc))
+				return false;
+		}
+		else if (c < 0x20)
+		{
+			sc->pos--;
+			return scan_fail(sc, "unescaped control character in string");
+		}
+	}
+}
+
+/* true and consume when the text continues with the keyword */
+static bool
+scan_keyword(JsonScan *sc, const char *word)
+{
+	size_t		n = strlen(word);
+
+	if (sc->len - sc->pos < n || memcmp(sc->text + sc->pos, word, n) != 0)
+		return false;
+	sc->pos += n;
+	return true;
+}
+
+/* enter an array or object */
+static bool
+scan_push(JsonScan *sc, char open)
+{
+	if (sc->depth >= sc->max_depth)
+		return scan_fail(sc, "nesting too deep");
+	if (sc->depth == sc->cap)
+	{
+		int			cap = sc->cap == 0 ? 64 : sc->cap * 2;
+		char	   *stack = realloc(sc->stack, (size_t) cap);
+
+		if (stack == NULL)
+			return scan_fail(sc, "out of memory");
+		sc->stack = stack;
+		sc->cap = cap;
+	}
+	sc->stack[sc->depth++] = open;
+	sc->pos++;
+	return true;
+}
+
+/* an object member's key and colon */
+static bool
+scan_key(JsonScan *sc)
+{
+	scan_whitespace(sc);
+	if (!scan_string(sc))
+		return false;
+	scan_whitespace(sc);
+	if (scan_peek(sc) != ':')
+		return scan_fail(sc, "unexpected character (expected ':')");
+	sc->pos++;
+	return true;
 }
 
 /*
- * Parse JSON text strictly, with a nesting limit.  A top-level number is
- * only complete once the tokener sees its end, so a NUL is fed after the
- * text when json-c asks for more.
+ * One value.  Opening an array or object returns with *opened set and
+ * the container's first element (or its end) still to come.
+ */
+static bool
+scan_value_start(JsonScan *sc, bool *opened)
+{
+	char		c;
+
+	*opened = false;
+	scan_whitespace(sc);
+	c = scan_peek(sc);
+	if (c == '[' || c == '{')
+	{
+		*opened = true;
+		return scan_push(sc, c);
+	}
+	if (c == '"')
+		return scan_string(sc);
+	if (c == '-' || is_digit(c))
+		return scan_number(sc);
+	if (scan_keyword(sc, "true") || scan_keyword(sc, "false") || scan_keyword(sc, "null"))
+		return true;
+	return scan_fail(sc, "unexpected character (expected a value)");
+}
+
+/*
+ * After an opening bracket: an immediate close, or the first element (for
+ * objects, its key).  *closed tells that the container ended.
+ */
+static bool
+scan_after_open(JsonScan *sc, bool *closed)
+{
+	char		open = sc->stack[sc->depth - 1];
+
+	scan_whitespace(sc);
+	*closed = scan_peek(sc) == (open == '[' ? ']' : '}');
+	if (*closed)
+	{
+		sc->pos++;
+		sc->depth--;
+		return true;
+	}
+	return open == '[' || scan_key(sc);
+}
+
+/*
+ * After a complete value inside a container: a comma (then the next
+ * element) or the closing bracket.  *closed tells that the container
+ * ended.
+ */
+static bool
+scan_after_value(JsonScan *sc, bool *closed)
+{
+	char		open = sc->stack[sc->depth - 1];
+	char		c;
+
+	scan_whitespace(sc);
+	c = scan_peek(sc);
+	*closed = c == (open == '[' ? ']' : '}');
+	if (*closed)
+	{
+		sc->pos++;
+		sc->depth--;
+		return true;
+	}
+	if (c != ',')
+		return scan_fail(sc, open == '['
+						 ? "unexpected character (expected ',' or ']')"
+						 : "unexpected character (expected ',' or '}')");
+	sc->pos++;
+	return open == '[' || scan_key(sc);
+}
+
+/* check that text[0..len) is exactly one JSON value plus whitespace */
+static bool
+scan_json(JsonScan *sc)
+{
+	bool		opened;
+	bool		closed;
+
+	do
+	{
+		if (!scan_value_start(sc, &opened))
+			return false;
+		/* close every container that ends here, then expect a value */
+		while (sc->depth > 0)
+		{
+			if (!(opened ? scan_after_open(sc, &closed) : scan_after_value(sc, &closed)))
+				return false;
+			if (!closed)
+				break;
+			opened = false;
+		}
+	} while (sc->depth > 0);
+	scan_whitespace(sc);
+	if (sc->pos < sc->len)
+		return scan_fail(sc, "unexpected text after the value");
+	return true;
+}
+
+/*
+ * Parse JSON text strictly (RFC 8259, valid UTF-8, nothing but whitespace
+ * after the value) with at most max_depth arrays/objects inside each
+ * other (0: 512).  Errors give the byte offset.
  */
 bool
 of_json_parse(const char *text, size_t len, int max_depth,
 			  json_object **out, OfError *err)
 {
+	JsonScan	sc;
 	struct json_tokener *tok;
 	json_object *obj;
 	enum json_tokener_error jerr;
-	size_t		end;
-	const char *nul;
+	bool		valid;
 
 	*out = NULL;
-	if (len > INT32_MAX)
+	if (len >= INT32_MAX)
 		return of_fail(err, OF_ERR_RUNTIME, "invalid JSON: text too long");
-	nul = memchr(text, '\0', len);
-	if (nul != NULL)
-		return of_fail(err, OF_ERR_RUNTIME,
-					   "invalid JSON: NUL byte at offset %zu",
-					   (size_t) (nul - text));
-	tok = json_tokener_new_ex(max_depth > 0 ? max_depth : OF_DEFAULT_MAX_DEPTH);
+	memset(&sc, 0, sizeof(sc));
+	sc.text = text;
+	sc.len = len;
+	sc.max_depth = max_depth > 0 ? max_depth : OF_DEFAULT_MAX_DEPTH;
+	valid = scan_json(&sc);
+	free(sc.stack);
+	if (!valid)
+		return of_fail(err, OF_ERR_RUNTIME, "invalid JSON: %s at offset %zu",
+					   sc.problem, sc.pos);
+
+	/* json-c counts the innermost scalar as a level too */
+	tok = json_tokener_new_ex(sc.max_depth < INT32_MAX ? sc.max_depth + 1 : sc.max_depth);
 	if (tok == NULL)
 		return of_fail(err, OF_ERR_RUNTIME, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, text, (int) len);
 	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
 	if (jerr == json_tokener_continue)
 	{
+		/* a top-level number only ends when json-c sees its end */
 		obj = json_tokener_parse_ex(tok, "", 1);
 		jerr = json_tokener_get_error(tok);
-		end = len;
+	}
+	if (jerr != json_tokener_success)
+	{
+		size_t		offset = json_tokener_get_parse_end(tok);
+
+		json_tokener_free(tok);
+		json_object_put(obj);
+		return of_fail(err, OF_ERR_RUNTIME, "invalid JSON: %s at offset %zu",
+					   json_tokener_error_desc(jerr), offset);
 	}
 	json_tokener_free(tok);
-
-	if (jerr != json_tokener_success)
-		return tokener_failure(err, jerr, end);
-	if (!only_whitespace(text, end, len))
-	{
-		json_object_put(obj);
-		return of_fail(err, OF_ERR_RUNTIME,
-					   "invalid JSON: unexpected text after the value at offset %zu",
-					   end);
-	}
 	*out = obj;
 	return true;
 }
