@@ -42,8 +42,9 @@ SUITES="${SUITES:-c regress isolation tap conformance demo}"
 # <TAB>note" lines to OF_WORK/results.tsv.
 
 record() {  # record SUITE PASSED FAILED [NOTE]
-  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >> "$OF_WORK/results.tsv"
-  printf '>>> %-12s %s passed, %s failed%s\n' "$1:" "$2" "$3" "${4:+  ($4)}"
+  local secs=$(( $(date +%s) - ${SUITE_T0:-$(date +%s)} ))
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:--}" "$secs" >> "$OF_WORK/results.tsv"
+  printf '>>> %-12s %s passed, %s failed%s  [%ss]\n' "$1:" "$2" "$3" "${4:+  ($4)}" "$secs"
 }
 
 banner() { echo; echo "=================== $* ==================="; }
@@ -259,6 +260,7 @@ inner() {
   : > "$OF_WORK/results.tsv"
   local s
   for s in c regress isolation tap conformance demo; do
+    SUITE_T0=$(date +%s)
     want "$s" && "suite_$s"
   done
   return 0
@@ -286,7 +288,7 @@ fi
 of_pick_run_user || final 0 1
 
 trap 'of_outer_cleanup' EXIT
-trap 'exit 130' INT TERM HUP
+trap 'echo "run_all.sh: interrupted" >&2; exit 130' INT TERM HUP
 
 if [ -n "${ORDERFLOW_SHARED:-}" ]; then
   [ -d "$ORDERFLOW_SHARED/conformance" ] || of_warn "ORDERFLOW_SHARED=$ORDERFLOW_SHARED has no conformance/"
@@ -326,9 +328,10 @@ if [ -z "$RESULTS" ] && [ -n "$SUITES" ]; then
   printf '%-13s %s passed, %s failed  (%s)\n' "runner:" 0 1 "the suites did not run (exit $INNER_RC)"
   F=$((F + 1))
 fi
-while IFS=$'\t' read -r suite p f note; do
+while IFS=$'\t' read -r suite p f note secs; do
   [ -n "$suite" ] || continue
-  printf '%-13s %s passed, %s failed%s\n' "$suite:" "$p" "$f" "${note:+  ($note)}"
+  [ "$note" = - ] && note=""
+  printf '%-13s %s passed, %s failed%s  [%ss]\n' "$suite:" "$p" "$f" "${note:+  ($note)}" "$secs"
   P=$((P + p)); F=$((F + f))
 done <<< "$RESULTS"
 final "$P" "$F"
