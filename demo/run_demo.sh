@@ -3,13 +3,16 @@
 #
 #   bash demo/run_demo.sh [--orders N] [-- ARGS for demo/surge.sh]
 #
+# --orders N is passed on to the workload (default: the workload's own).
+#
 # Installs the Debian packages if missing (as test/run_all.sh does), builds
 # and installs the extension from a copy of the work tree, starts a
 # throwaway cluster as a non-root user (postgres when run as root),
 # CREATE EXTENSION orderflow, loads demo/order_fulfillment.sql (domain
 # schema, task functions, the state machine), then runs the workload:
 #   demo/surge.sh      if present: bash demo/surge.sh --orders N [ARGS]
-#                      with PGHOST/PGPORT/PGUSER/PGDATABASE set and ORDERS=N
+#                      with PGHOST/PGPORT/PGUSER/PGDATABASE set and ORDERS=N;
+#                      what it writes to demo/out/ is copied back to the repo
 #   demo/workload.sql  otherwise, if present: psql -v orders=N -f ...
 # prints its output, always stops the cluster, and exits with the workload's
 # status.
@@ -24,7 +27,7 @@ REPO="$(cd "$HERE/.." && pwd)"
 # shellcheck source=../test/lib.sh
 . "$REPO/test/lib.sh"
 
-ORDERS="${ORDERS:-200}"
+ORDERS="${ORDERS:-}"     # empty: the workload's own default
 MODE=outer
 EXTRA=()
 while [ $# -gt 0 ]; do
@@ -33,12 +36,12 @@ while [ $# -gt 0 ]; do
     --orders=*) ORDERS="${1#--orders=}"; shift ;;
     --no-setup) MODE=no-setup; shift ;;
     --inner) MODE=inner; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     --) shift; EXTRA=("$@"); break ;;
     *) of_die "unknown argument: $1 (see --help)" ;;
   esac
 done
-case "$ORDERS" in ''|*[!0-9]*) of_die "--orders wants a whole number, not '$ORDERS'" ;; esac
+case "$ORDERS" in *[!0-9]*) of_die "--orders wants a whole number, not '$ORDERS'" ;; esac
 
 # --------------------------------------------------------------- inner ---
 demo_inner() {
@@ -82,13 +85,19 @@ demo_inner() {
   # --orders N plus whatever followed "--" on our command line.
   # Its exit status is the demo's.
   # ===========================================================================
+  local -a oargs=() pargs=()
+  if [ -n "$ORDERS" ]; then
+    export ORDERS
+    oargs=(--orders "$ORDERS")
+    pargs=(-v orders="$ORDERS")
+  fi
   if [ -f demo/surge.sh ]; then
-    of_log "running demo/surge.sh --orders $ORDERS ${EXTRA[*]:-}"
-    ORDERS="$ORDERS" bash demo/surge.sh --orders "$ORDERS" "${EXTRA[@]+"${EXTRA[@]}"}"
+    of_log "running demo/surge.sh ${oargs[*]:-} ${EXTRA[*]:-}"
+    bash demo/surge.sh "${oargs[@]+"${oargs[@]}"}" "${EXTRA[@]+"${EXTRA[@]}"}"
     rc=$?
   elif [ -f demo/workload.sql ]; then
-    of_log "running demo/workload.sql (orders=$ORDERS)"
-    psql -X -v ON_ERROR_STOP=1 -v orders="$ORDERS" -f demo/workload.sql
+    of_log "running demo/workload.sql ${pargs[*]:-}"
+    psql -X -v ON_ERROR_STOP=1 "${pargs[@]+"${pargs[@]}"}" -f demo/workload.sql
     rc=$?
   else
     echo "NOTE: no demo workload yet (demo/surge.sh or demo/workload.sql):"
@@ -118,8 +127,13 @@ trap 'exit 130' INT TERM HUP
 of_make_copy "$REPO" orderflow-demo || of_die "could not copy the work tree"
 of_build_install || exit 1
 of_run_inner OF_WORK="$OF_WORK" OF_RUN_USER="$OF_RUN_USER" ORDERS="$ORDERS" \
-  bash "$OF_WORK/repo/demo/run_demo.sh" --inner --orders "$ORDERS" -- "${EXTRA[@]+"${EXTRA[@]}"}"
+  bash "$OF_WORK/repo/demo/run_demo.sh" --inner -- "${EXTRA[@]+"${EXTRA[@]}"}"
 rc=$?
+# Files the workload wrote to demo/out/ (reports, graphs) outlive the copy.
+if [ -d "$OF_WORK/repo/demo/out" ]; then
+  mkdir -p "$REPO/demo/out" && cp -R "$OF_WORK/repo/demo/out/." "$REPO/demo/out/" \
+    && of_log "demo output files: $REPO/demo/out/"
+fi
 of_outer_cleanup
 trap - EXIT
 exit "$rc"
