@@ -762,6 +762,7 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 						DatumGetCString(DirectFunctionCall1(uuid_out, arg)), status)));
 	become_extension_owner(&sw);
 	abort_execution(id, owner, next_event_id, error, cause);
+	OfCancelDescendants(id, 0, "States.Aborted", "the execution was stopped");
 	OfFlushEvents();
 	restore_identity(&sw);
 	SPI_finish();

@@ -262,7 +262,7 @@ OfValidateDefinition(Jsonb *definition, Jsonb **resources_out)
 	MemoryContextSwitchTo(old);
 	if (machine != NULL)
 		of_machine_free(machine);
-	if (vs.problems == NIL && resources_out != NULL)
+	if (machine != NULL && resources_out != NULL)
 		*resources_out = bindings_to_jsonb(vs.bindings);
 	/* the problems were allocated in the caller's context, not cxt */
 	MemoryContextDelete(cxt);

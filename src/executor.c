@@ -49,6 +49,7 @@
 
 #define PHASE_RETRY "retry"
 #define PHASE_WAITING "waiting"
+#define PHASE_CHILDREN "children"
 
 /* What running one state did to the execution */
 typedef enum StepResult
@@ -79,6 +80,20 @@ typedef struct ExecRun
 	char	   *loaded_state_name;
 	Jsonb	   *loaded_state_input;
 
+	/* Parallel branches and Map iterations are child executions */
+	OfMachine  *machine;		/* the (sub-)machine whose states run here */
+	bool		is_child;
+	pg_uuid_t	parent_id;
+	pg_uuid_t	root_id;
+	char	   *parent_state;
+	int			branch_index;
+	int			parent_tag;
+	int			children_tag;	/* tag of the children this one waits for */
+	bool		root_loaded;	/* $$.Execution of a child is the root's */
+	char	   *root_name;
+	Jsonb	   *root_input;
+	TimestampTz root_started_at;
+
 	/* the state it is in */
 	int			state_index;
 	json_object *state_input;	/* raw input of the current state */
@@ -106,6 +121,10 @@ typedef struct ExecRun
 	json_object *context;		/* $$, built on demand */
 	json_object *exec_input;	/* $$.Execution.Input, built on demand */
 } ExecRun;
+
+static StepResult finish_children(ExecRun *run, OfState *state);
+static void notify_parent(ExecRun *run);
+static OfState *find_state_anywhere(OfMachine *m, const char *name);
 
 /* ---------------------------------------------------------------------
  * json-c bookkeeping
@@ -174,7 +193,7 @@ to_jsonb_checked(json_object *v, bool *too_large)
 static OfState *
 current_state(ExecRun *run)
 {
-	return &run->def->machine->states[run->state_index];
+	return &run->machine->states[run->state_index];
 }
 
 /* The "<Type>State" prefix of a state's history events */
@@ -223,24 +242,64 @@ error_details(const char *error, const char *cause)
  * The context object ($$)
  * --------------------------------------------------------------------- */
 
+/*
+ * $$.Execution describes the execution a user started: for a Parallel
+ * branch or Map iteration that is the root of the tree, read on demand.
+ */
+static void
+load_root_info(ExecRun *run)
+{
+	Datum		arg;
+	bool		isnull;
+	HeapTuple	tup;
+
+	if (run->root_loaded)
+		return;
+	run->root_loaded = true;
+	if (!run->is_child)
+	{
+		run->root_id = run->id;
+		run->root_name = run->name;
+		run->root_input = run->input;
+		run->root_started_at = run->started_at;
+		return;
+	}
+	arg = UUIDPGetDatum(&run->root_id);
+	OfExecQuery(OFQ_ROOT_INFO, &arg, NULL, true, 1);
+	if (SPI_processed == 0)
+		elog(ERROR, "orderflow: the root of execution %s is gone", run->id_text);
+	tup = SPI_tuptable->vals[0];
+	run->root_name = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+	run->root_input = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	run->root_started_at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+}
+
 /* Build $$ for the current state (callback of OfEvalEnv) */
 static json_object *
 build_context(void *arg)
 {
 	ExecRun    *run = arg;
-	json_object *ctx = json_object_new_object();
-	json_object *exec = json_object_new_object();
-	json_object *state = json_object_new_object();
-	json_object *sm = json_object_new_object();
+	json_object *ctx;
+	json_object *exec;
+	json_object *state;
+	json_object *sm;
 	char	   *role;
 
+	if (run->context != NULL)
+		return run->context;
+	load_root_info(run);
+	ctx = json_object_new_object();
+	exec = json_object_new_object();
+	state = json_object_new_object();
+	sm = json_object_new_object();
 	if (run->exec_input == NULL)
-		run->exec_input = track(run, OfJsonbToJsonc(run->input));
-	json_object_object_add(exec, "Id", json_object_new_string(run->id_text));
+		run->exec_input = track(run, OfJsonbToJsonc(run->root_input));
+	json_object_object_add(exec, "Id", json_object_new_string(
+														  DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&run->root_id)))));
 	json_object_object_add(exec, "Input", json_object_get(run->exec_input));
-	json_object_object_add(exec, "Name", json_object_new_string(run->name));
+	json_object_object_add(exec, "Name", json_object_new_string(run->root_name));
 	json_object_object_add(exec, "StartTime",
-						   json_object_new_string(format_iso_timestamp(run->started_at)));
+						   json_object_new_string(format_iso_timestamp(run->root_started_at)));
 	role = GetUserNameFromId(run->owner, true);
 	json_object_object_add(exec, "RoleArn", json_object_new_string(role ? role : ""));
 	json_object_object_add(state, "Name", json_object_new_string(current_state(run)->name));
@@ -358,6 +417,9 @@ finish_execution(ExecRun *run, const char *status, json_object *output,
 	run->cause = cause ? pstrdup(cause) : NULL;
 	run->stopped_at = GetCurrentTimestamp();
 	run->has_due = false;
+	if (run->phase != NULL && strcmp(run->phase, PHASE_CHILDREN) == 0)
+		OfCancelDescendants(&run->id, run->children_tag, "States.Aborted",
+							"the execution ended while this branch was running");
 	if (strcmp(status, "SUCCEEDED") == 0)
 		emit_event(run, "ExecutionSucceeded", NULL, details_with("output", output));
 	else if (strcmp(status, "TIMED_OUT") == 0)
@@ -809,6 +871,463 @@ run_fail(ExecRun *run, OfState *state)
 	return fail_execution(run, error, cause);
 }
 
+/* ---------------------------------------------------------------------
+ * Children: Parallel branches and Map iterations
+ *
+ * A Parallel or Map state inserts one child execution per branch or item
+ * (Map: only MaxConcurrency of them due at once, the rest 'queued') and
+ * parks with phase 'children'.  Each child is claimed and advanced like
+ * any execution, by any worker.  When a child ends it locks its parent
+ * row, starts the next queued sibling, and wakes the parent when the
+ * last child is done or a failure decides the outcome; locking the parent
+ * serializes the siblings' endings, so the join happens exactly once.
+ * --------------------------------------------------------------------- */
+
+/* See orderflow.h: abort the running descendants of an execution */
+void
+OfCancelDescendants(pg_uuid_t *parent_id, int tag, const char *error, const char *cause)
+{
+	Datum		v[5];
+	char		n[5] = {' ', tag > 0 ? ' ' : 'n', ' ', ' ', ' '};
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		count;
+	SPITupleTable *tuptable;
+
+	v[0] = UUIDPGetDatum(parent_id);
+	v[1] = Int32GetDatum(tag);
+	v[2] = TimestampTzGetDatum(now);
+	v[3] = CStringGetTextDatum(error);
+	v[4] = CStringGetTextDatum(cause);
+	OfExecQuery(OFQ_CANCEL_DESCENDANTS, v, n, false, 0);
+	count = SPI_processed;
+	tuptable = SPI_tuptable;
+	for (uint64 i = 0; i < count; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = tuptable->vals[i];
+		pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull));
+		int			event_id = DatumGetInt32(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull));
+		Oid			owner = DatumGetObjectId(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull));
+		json_object *d = error_details(error, cause);
+		Jsonb	   *jb = OfJsoncToJsonb(d);
+
+		json_object_put(d);
+		OfBufferEvent(id, event_id, event_id - 1, "ExecutionAborted", NULL, now, jb, owner);
+	}
+	if (count > 0)
+		OfNotifyFinishedAtCommit();
+}
+
+/* Counts of a parent's children: still running, failed, all */
+static void
+child_counts(pg_uuid_t *parent_id, int tag, int64 *running, int64 *failed, int64 *total)
+{
+	Datum		args[2];
+	bool		isnull;
+	HeapTuple	tup;
+
+	args[0] = UUIDPGetDatum(parent_id);
+	args[1] = Int32GetDatum(tag);
+	OfExecQuery(OFQ_CHILD_COUNTS, args, NULL, false, 1);
+	tup = SPI_tuptable->vals[0];
+	*running = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+	*failed = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	*total = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+}
+
+/* Has a Map exceeded its tolerated failures (or a Parallel failed at all)? */
+static bool
+failures_decide(OfState *state, int64 failed, int64 total)
+{
+	if (failed == 0)
+		return false;
+	if (state == NULL || state->type != OF_STATE_MAP)
+		return true;
+	if (state->tolerated_failure_count > 0 && failed > state->tolerated_failure_count)
+		return true;
+	if (state->tolerated_failure_percentage > 0 &&
+		100.0 * failed / Max(total, 1) > state->tolerated_failure_percentage)
+		return true;
+	return state->tolerated_failure_count == 0 && state->tolerated_failure_percentage == 0;
+}
+
+/* Make an execution due now */
+static void
+wake_execution(pg_uuid_t *id)
+{
+	Datum		args[2];
+
+	args[0] = UUIDPGetDatum(id);
+	args[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	OfExecQuery(OFQ_WAKE, args, NULL, false, 0);
+	OfWakeWorkersAtCommit();
+}
+
+/* A child ended: start a queued sibling, and wake the parent if it is time */
+static void
+notify_parent(ExecRun *run)
+{
+	Datum		args[3];
+	bool		isnull;
+	HeapTuple	tup;
+	int64		running,
+				failed,
+				total;
+	OfState    *parent_state;
+
+	args[0] = UUIDPGetDatum(&run->parent_id);
+	OfExecQuery(OFQ_LOCK_PARENT, args, NULL, false, 1);
+	if (SPI_processed == 0)
+		return;
+	tup = SPI_tuptable->vals[0];
+	if (strcmp(TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)), "RUNNING") != 0)
+		return;
+	(void) SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull || strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2), PHASE_CHILDREN) != 0)
+		return;
+	if (DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)) != run->parent_tag)
+		return;
+
+	args[1] = Int32GetDatum(run->parent_tag);
+	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
+	OfExecQuery(OFQ_RELEASE_QUEUED, args, NULL, false, 0);
+	if (SPI_processed > 0)
+		OfWakeWorkersAtCommit();
+	child_counts(&run->parent_id, run->parent_tag, &running, &failed, &total);
+	parent_state = run->def ? find_state_anywhere(run->def->machine, run->parent_state) : NULL;
+	if (running == 0 || failures_decide(parent_state, failed, total))
+		wake_execution(&run->parent_id);
+}
+
+/* Insert one child execution */
+static void
+insert_child(ExecRun *run, OfState *state, int index, json_object *input, bool queued)
+{
+	Datum		v[9];
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	OfMachine  *m = state->type == OF_STATE_PARALLEL ? state->branches[index] : state->iterator;
+
+	if (!pg_strong_random(id->data, UUID_LEN))
+		elog(ERROR, "orderflow: could not generate a random id");
+	id->data[6] = (id->data[6] & 0x0f) | 0x40;
+	id->data[8] = (id->data[8] & 0x3f) | 0x80;
+	v[0] = UUIDPGetDatum(id);
+	v[1] = JsonbPGetDatum(OfJsoncToJsonb(input));
+	v[2] = TimestampTzGetDatum(GetCurrentTimestamp());
+	v[3] = CStringGetTextDatum(m->start_at);
+	v[4] = CStringGetTextDatum(state->name);
+	v[5] = Int32GetDatum(index);
+	v[6] = Int32GetDatum(run->children_tag);
+	v[7] = BoolGetDatum(queued);
+	v[8] = UUIDPGetDatum(&run->id);
+	OfExecQuery(OFQ_INSERT_CHILD, v, NULL, false, 0);
+}
+
+/* Park the parent until its children wake it (or its timeout) */
+static StepResult
+wait_for_children(ExecRun *run)
+{
+	run->phase = PHASE_CHILDREN;
+	run->has_due = run->has_timeout;
+	run->due_at = run->timeout_at;
+	OfWakeWorkersAtCommit();
+	return STEP_PARKED;
+}
+
+/* The effective input of a Parallel or Map state: InputPath, then Parameters */
+static bool
+children_input(ExecRun *run, OfState *state, json_object **effective, OfError *err)
+{
+	if (!apply_filter_path(run, &state->input_path, "InputPath", run->state_input, effective, err))
+		return false;
+	if (state->type == OF_STATE_PARALLEL)
+		return apply_template(run, state->parameters, *effective, effective, err);
+	return true;
+}
+
+/* Start the branches of a Parallel state */
+static StepResult
+start_parallel(ExecRun *run, OfState *state)
+{
+	json_object *effective;
+	OfError		err;
+
+	if (!children_input(run, state, &effective, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	run->children_tag = run->next_event_id;
+	emit_event(run, "ParallelStateStarted", state->name,
+			   details_with("branches", json_object_new_int(state->n_branches)));
+	for (int i = 0; i < state->n_branches; i++)
+		insert_child(run, state, i, effective, false);
+	return wait_for_children(run);
+}
+
+/* The $$ of an ItemSelector: the state's context plus Map.Item */
+static json_object *
+item_context(ExecRun *run, int index, json_object *value)
+{
+	json_object *ctx = run->context ? run->context : build_context(run);
+	json_object *map = json_object_new_object();
+	json_object *item = json_object_new_object();
+
+	json_object_object_add(item, "Index", json_object_new_int(index));
+	json_object_object_add(item, "Value", json_object_get(value));
+	json_object_object_add(map, "Item", item);
+	json_object_object_add(ctx, "Map", map);
+	return ctx;
+}
+
+/* The input of iteration `index`: the item through ItemSelector */
+static bool
+item_input(ExecRun *run, OfState *state, json_object *effective, int index,
+		   json_object *value, json_object **out, OfError *err)
+{
+	OfEvalEnv	env;
+
+	if (state->item_selector == NULL)
+	{
+		*out = json_object_get(value);
+		return true;
+	}
+	init_env(&env, run, effective);
+	env.context = item_context(run, index, value);
+	return of_template_eval(state->item_selector, &env, out, err);
+}
+
+/* ItemBatcher's MaxItemsPerBatch (0 = no batching) */
+static int
+max_items_per_batch(OfState *state)
+{
+	json_object *v;
+
+	if (state->item_batcher == NULL ||
+		!json_object_object_get_ex(state->item_batcher, "MaxItemsPerBatch", &v))
+		return state->item_batcher ? 100 : 0;
+	return Max((int) json_object_get_int64(v), 1);
+}
+
+/* Group items into {"Items": [...], "BatchInput": ...} objects */
+static json_object *
+batch_items(ExecRun *run, OfState *state, json_object *items, int per_batch)
+{
+	json_object *batches = track(run, json_object_new_array());
+	json_object *batch_input = NULL;
+	int			n = json_object_array_length(items);
+
+	json_object_object_get_ex(state->item_batcher, "BatchInput", &batch_input);
+	for (int i = 0; i < n; i += per_batch)
+	{
+		json_object *batch = json_object_new_object();
+		json_object *list = json_object_new_array();
+
+		for (int j = i; j < n && j < i + per_batch; j++)
+			json_object_array_add(list, json_object_get(json_object_array_get_idx(items, j)));
+		json_object_object_add(batch, "Items", list);
+		if (batch_input != NULL)
+			json_object_object_add(batch, "BatchInput", json_object_get(batch_input));
+		json_object_array_add(batches, batch);
+	}
+	return batches;
+}
+
+/* The items of a Map state, from ItemsPath (default $) */
+static bool
+map_items(ExecRun *run, OfState *state, json_object *effective, json_object **items, OfError *err)
+{
+	OfEvalEnv	env;
+	bool		found = true;
+	json_object *v = effective;
+
+	if (state->items_path != NULL)
+	{
+		init_env(&env, run, effective);
+		if (!of_path_eval(state->items_path, &env, &v, &found, err))
+			return false;
+		track(run, v);
+	}
+	if (!found || !json_object_is_type(v, json_type_array))
+		return of_fail(err, OF_ERR_RUNTIME,
+					   "Invalid path '%s': the ItemsPath of a Map state must select an array",
+					   state->items_path ? of_path_text(state->items_path) : "$");
+	*items = v;
+	if (max_items_per_batch(state) > 0)
+		*items = batch_items(run, state, v, max_items_per_batch(state));
+	return true;
+}
+
+/* Start the iterations of a Map state */
+static StepResult
+start_map(ExecRun *run, OfState *state)
+{
+	json_object *effective;
+	json_object *items;
+	OfError		err;
+	int			n;
+	MemoryContext item_cxt;
+	MemoryContext old;
+
+	if (!children_input(run, state, &effective, &err) ||
+		!map_items(run, state, effective, &items, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	n = json_object_array_length(items);
+	run->children_tag = run->next_event_id;
+	emit_event(run, "MapStateStarted", state->name,
+			   details_with("length", json_object_new_int(n)));
+	if (n == 0)
+		return finish_children(run, state);
+
+	/* one small context per item keeps a 100,000-item map's memory flat */
+	item_cxt = AllocSetContextCreate(CurrentMemoryContext, "orderflow map item",
+									 ALLOCSET_SMALL_SIZES);
+	for (int i = 0; i < n; i++)
+	{
+		json_object *input;
+		bool		queued = state->max_concurrency > 0 && i >= state->max_concurrency;
+
+		old = MemoryContextSwitchTo(item_cxt);
+		if (!item_input(run, state, effective, i, json_object_array_get_idx(items, i), &input, &err))
+		{
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(item_cxt);
+			return handle_state_error(run, state, err.error, err.cause);
+		}
+		PG_TRY();
+		{
+			insert_child(run, state, i, input, queued);
+		}
+		PG_FINALLY();
+		{
+			json_object_put(input);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(item_cxt);
+	}
+	MemoryContextDelete(item_cxt);
+	return wait_for_children(run);
+}
+
+/* The outputs of all children, in branch/item order, as a json-c array */
+static json_object *
+collect_results(ExecRun *run)
+{
+	Datum		args[2];
+	json_object *results = track(run, json_object_new_array());
+	uint64		n;
+	SPITupleTable *tuptable;
+
+	args[0] = UUIDPGetDatum(&run->id);
+	args[1] = Int32GetDatum(run->children_tag);
+	OfExecQuery(OFQ_CHILD_RESULTS, args, NULL, true, 0);
+	n = SPI_processed;
+	tuptable = SPI_tuptable;
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = tuptable->vals[i];
+		char	   *status = TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull));
+		Datum		out = SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull);
+
+		if (strcmp(status, "SUCCEEDED") == 0)
+			json_object_array_add(results, isnull ? NULL : OfJsonbToJsonc(DatumGetJsonbP(out)));
+		else
+		{
+			/* a tolerated Map failure: its error in the iteration's place */
+			json_object *e = json_object_new_object();
+			char	   *error = SPI_getvalue(tup, tuptable->tupdesc, 3);
+			char	   *cause = SPI_getvalue(tup, tuptable->tupdesc, 4);
+
+			if (error)
+				json_object_object_add(e, "Error", json_object_new_string(error));
+			if (cause)
+				json_object_object_add(e, "Cause", json_object_new_string(cause));
+			json_object_array_add(results, e);
+		}
+	}
+	return results;
+}
+
+/* The first failed child's error and cause */
+static void
+first_child_failure(ExecRun *run, char **error, char **cause)
+{
+	Datum		args[2];
+
+	args[0] = UUIDPGetDatum(&run->id);
+	args[1] = Int32GetDatum(run->children_tag);
+	OfExecQuery(OFQ_FIRST_CHILD_FAILURE, args, NULL, true, 1);
+	*error = NULL;
+	*cause = NULL;
+	if (SPI_processed > 0)
+	{
+		*error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		*cause = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	}
+	if (*error == NULL)
+		*error = pstrdup(OF_ERR_BRANCH_FAILED);
+}
+
+/* All children are done and none failed too often: process the results */
+static StepResult
+finish_children(ExecRun *run, OfState *state)
+{
+	json_object *result = collect_results(run);
+	json_object *output;
+	OfError		err;
+
+	run->phase = NULL;
+	emit_event(run, psprintf("%sStateSucceeded", event_prefix(state)), state->name, NULL);
+	if (!apply_template(run, state->result_selector, result, &result, &err) ||
+		!apply_result_path(run, &state->result_path, run->state_input, result, &output, &err) ||
+		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	return transition(run, next_of(state), output);
+}
+
+/* The parent was woken: join, fail, or keep waiting */
+static StepResult
+join_children(ExecRun *run, OfState *state)
+{
+	int64		running,
+				failed,
+				total;
+
+	child_counts(&run->id, run->children_tag, &running, &failed, &total);
+	if (failures_decide(state, failed, total))
+	{
+		char	   *error;
+		char	   *cause;
+		bool		tolerance = state->type == OF_STATE_MAP &&
+			(state->tolerated_failure_count > 0 || state->tolerated_failure_percentage > 0);
+
+		first_child_failure(run, &error, &cause);
+		OfCancelDescendants(&run->id, run->children_tag, "States.Aborted",
+							"another branch or iteration failed");
+		run->phase = NULL;
+		emit_event(run, psprintf("%sStateFailed", event_prefix(state)), state->name,
+				   error_details(error, cause));
+		if (tolerance)
+			return handle_state_error(run, state, OF_ERR_EXCEED_TOLERATED,
+									  psprintf("%lld of %lld iterations failed, more than tolerated",
+											   (long long) failed, (long long) total));
+		return handle_state_error(run, state, error, cause);
+	}
+	if (running > 0)
+		return wait_for_children(run);
+	return finish_children(run, state);
+}
+
+/* Parallel and Map: start children, or join them when woken */
+static StepResult
+run_with_children(ExecRun *run, OfState *state)
+{
+	if (run->phase != NULL && strcmp(run->phase, PHASE_CHILDREN) == 0)
+		return join_children(run, state);
+	if (state->type == OF_STATE_PARALLEL)
+		return start_parallel(run, state);
+	return start_map(run, state);
+}
+
 /* Run the current state once */
 static StepResult
 run_state(ExecRun *run)
@@ -839,9 +1358,7 @@ run_state(ExecRun *run)
 			return run_fail(run, state);
 		case OF_STATE_PARALLEL:
 		case OF_STATE_MAP:
-			return fail_execution(run, OF_ERR_RUNTIME,
-								  psprintf("%s states are not supported by this version of orderflow",
-										   of_state_type_name(state->type)));
+			return run_with_children(run, state);
 	}
 	return fail_execution(run, OF_ERR_RUNTIME, "unknown state type");
 }
@@ -914,6 +1431,26 @@ get_attempts(ExecRun *run, HeapTuple tup, TupleDesc desc, int col)
 	run->n_attempts = n;
 }
 
+/* The columns that link a child execution to its parent (17 to 22) */
+static void
+get_child_columns(ExecRun *run, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, 17, &isnull);
+
+	run->is_child = !isnull;
+	if (run->is_child)
+	{
+		memcpy(&run->parent_id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
+		memcpy(&run->root_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 18, &isnull)), sizeof(pg_uuid_t));
+		run->parent_state = get_text(tup, desc, 19);
+		run->branch_index = DatumGetInt32(SPI_getbinval(tup, desc, 20, &isnull));
+		run->parent_tag = DatumGetInt32(SPI_getbinval(tup, desc, 21, &isnull));
+	}
+	d = SPI_getbinval(tup, desc, 22, &isnull);
+	run->children_tag = isnull ? 0 : DatumGetInt32(d);
+}
+
 /* Fill an ExecRun from one claimed row (see OFQ_CLAIM_DUE's columns) */
 static void
 load_run(ExecRun *run, HeapTuple tup, TupleDesc desc)
@@ -941,6 +1478,81 @@ load_run(ExecRun *run, HeapTuple tup, TupleDesc desc)
 	run->timeout_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 16, &isnull));
 	run->has_timeout = !isnull;
 	run->status = "RUNNING";
+	get_child_columns(run, tup, desc);
+}
+
+/* Find a state by name anywhere in a machine, branches and iterators included */
+static OfState *
+find_state_anywhere(OfMachine *m, const char *name)
+{
+	int			i = of_machine_find_state(m, name);
+
+	if (i >= 0)
+		return &m->states[i];
+	for (i = 0; i < m->n_states; i++)
+	{
+		OfState    *st = &m->states[i];
+		OfState    *found = NULL;
+
+		for (int b = 0; b < st->n_branches && found == NULL; b++)
+			found = find_state_anywhere(st->branches[b], name);
+		if (found == NULL && st->iterator != NULL)
+			found = find_state_anywhere(st->iterator, name);
+		if (found != NULL)
+			return found;
+	}
+	return NULL;
+}
+
+/* A child runs the branch (Parallel) or iterator (Map) of its parent state */
+static bool
+find_child_machine(ExecRun *run)
+{
+	OfState    *parent = find_state_anywhere(run->def->machine, run->parent_state);
+
+	if (parent == NULL)
+		return false;
+	if (parent->type == OF_STATE_PARALLEL)
+	{
+		if (run->branch_index < 0 || run->branch_index >= parent->n_branches)
+			return false;
+		run->machine = parent->branches[run->branch_index];
+	}
+	else if (parent->type == OF_STATE_MAP && parent->iterator != NULL)
+		run->machine = parent->iterator;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Is the parent still waiting for this child?  A parent that failed,
+ * was stopped or moved on cancels its children, but a child locked by a
+ * worker at that moment is skipped; it ends itself here instead.
+ */
+static bool
+child_still_wanted(ExecRun *run)
+{
+	Datum		args[2];
+	bool		isnull;
+	bool		wanted;
+
+	args[0] = UUIDPGetDatum(&run->parent_id);
+	args[1] = Int32GetDatum(run->parent_tag);
+	OfExecQuery(OFQ_PARENT_WAITING, args, NULL, true, 1);
+	wanted = SPI_processed > 0 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		!isnull;
+	if (!wanted)
+	{
+		run->status = "ABORTED";
+		run->error = pstrdup("States.Aborted");
+		run->cause = pstrdup("the parent Parallel or Map state no longer waits for this branch");
+		run->stopped_at = GetCurrentTimestamp();
+		run->has_due = false;
+		emit_event(run, "ExecutionAborted", NULL, error_details(run->error, run->cause));
+	}
+	return wanted;
 }
 
 /* Resolve the definition and decode the state input of a loaded run */
@@ -950,8 +1562,19 @@ prepare_run(ExecRun *run)
 	char	   *state_name = run->loaded_state_name;
 	Jsonb	   *state_input = run->loaded_state_input;
 
+	run->state_index = -1;
 	run->def = OfGetDefinition(&run->definition_id);
-	run->state_index = state_name ? of_machine_find_state(run->def->machine, state_name) : -1;
+	run->machine = run->def->machine;
+	if (run->is_child && !child_still_wanted(run))
+		return false;
+	if (run->is_child && !find_child_machine(run))
+	{
+		fail_execution(run, OF_ERR_RUNTIME,
+					   psprintf("state \"%s\" of state machine %s has no branch %d",
+								run->parent_state, run->state_machine, run->branch_index));
+		return false;
+	}
+	run->state_index = state_name ? of_machine_find_state(run->machine, state_name) : -1;
 	run->state_input = state_input ? track(run, OfJsonbToJsonc(state_input)) : NULL;
 	if (run->state_index < 0)
 	{
@@ -982,8 +1605,8 @@ attempts_datum(ExecRun *run, bool *isnull)
 static void
 save_run(ExecRun *run)
 {
-	Datum		v[15];
-	char		n[15];
+	Datum		v[16];
+	char		n[16];
 	bool		finished = strcmp(run->status, "RUNNING") != 0;
 	bool		isnull;
 
@@ -1009,6 +1632,7 @@ save_run(ExecRun *run)
 	n[12] = (run->has_due && !finished) ? ' ' : 'n';
 	v[13] = Int32GetDatum(run->next_event_id);
 	v[14] = Int32GetDatum(run->transitions);
+	v[15] = Int32GetDatum(run->children_tag);
 	OfExecQuery(OFQ_UPDATE_EXECUTION, v, n, false, 0);
 }
 
@@ -1016,8 +1640,8 @@ save_run(ExecRun *run)
 static void
 save_broken_run(ExecRun *run)
 {
-	Datum		v[15];
-	char		n[15];
+	Datum		v[16];
+	char		n[16];
 
 	memset(n, 'n', sizeof(n));
 	v[0] = UUIDPGetDatum(&run->id);
@@ -1062,6 +1686,8 @@ process_run(ExecRun *run)
 			save_run(run);
 		else
 			save_broken_run(run);
+		if (run->is_child && strcmp(run->status, "RUNNING") != 0)
+			notify_parent(run);
 		release_all(run);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);

@@ -56,4 +56,13 @@ extern int	OfWorkerPids(int *pids, int max);
  */
 extern int	OfRunDue(int max_executions, long *next_due_ms);
 
+/*
+ * Abort the running descendants (Parallel branches, Map iterations) of an
+ * execution: those of one entry of its Parallel/Map state (tag > 0) or all
+ * (tag <= 0).  SPI must be connected.
+ */
+struct pg_uuid_t;
+extern void OfCancelDescendants(struct pg_uuid_t *parent_id, int tag,
+								const char *error, const char *cause);
+
 #endif							/* ORDERFLOW_H */

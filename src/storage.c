@@ -38,7 +38,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_CLAIM_DUE] = {
 		"SELECT id, definition_id, state_machine, version, name, owner::oid, input,"
 		" started_at, current_state, state_input, state_entered_at, retry_count,"
-		" retrier_attempts, phase, next_event_id, timeout_at"
+		" retrier_attempts, phase, next_event_id, timeout_at,"
+		" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag"
 		" FROM orderflow.executions"
 		" WHERE due_at <= $1"
 		" ORDER BY due_at LIMIT $2"
@@ -56,11 +57,12 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"UPDATE orderflow.executions SET status = $2, output = $3, error = $4,"
 		" cause = $5, stopped_at = $6, current_state = $7, state_input = $8,"
 		" state_entered_at = $9, retry_count = $10, retrier_attempts = $11,"
-		" phase = $12, due_at = $13, next_event_id = $14, steps = steps + $15"
+		" phase = $12, due_at = $13, next_event_id = $14, steps = steps + $15,"
+		" children_tag = $16"
 		" WHERE id = $1",
-		15, {UUIDOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
+		16, {UUIDOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
 			JSONBOID, TIMESTAMPTZOID, INT4OID, INT4ARRAYOID, TEXTOID,
-		TIMESTAMPTZOID, INT4OID, INT4OID}
+		TIMESTAMPTZOID, INT4OID, INT4OID, INT4OID}
 	},
 	[OFQ_INSERT_EVENTS] = {
 		"INSERT INTO orderflow.execution_history"
@@ -165,6 +167,80 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	/* runs as the caller: row level security decides what is visible */
 	[OFQ_WAIT_STATUS] = {
 		"SELECT status, xmin FROM orderflow.executions WHERE id = $1",
+		1, {UUIDOID}
+	},
+	[OFQ_INSERT_CHILD] = {
+		"INSERT INTO orderflow.executions (id, state_machine, version, definition_id,"
+		" name, owner, input, started_at, current_state, state_input, state_entered_at,"
+		" due_at, timeout_at, next_event_id, parent_id, root_id, parent_state,"
+		" branch_index, parent_tag, phase)"
+		" SELECT $1, state_machine, version, definition_id, $1::text, owner, $2, $3, $4, $2, $3,"
+		" CASE WHEN $8 THEN NULL ELSE $3 END, timeout_at, 1, id, COALESCE(root_id, id), $5, $6, $7,"
+		" CASE WHEN $8 THEN 'queued' END"
+		" FROM orderflow.executions WHERE id = $9",
+		9, {UUIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID, INT4OID, BOOLOID, UUIDOID}
+	},
+	[OFQ_LOCK_PARENT] = {
+		"SELECT status, phase, children_tag FROM orderflow.executions WHERE id = $1 FOR UPDATE",
+		1, {UUIDOID}
+	},
+	[OFQ_PARENT_WAITING] = {
+		"SELECT status = 'RUNNING' AND phase = 'children' AND children_tag = $2"
+		" FROM orderflow.executions WHERE id = $1",
+		2, {UUIDOID, INT4OID}
+	},
+	/* OFQ_CHILD_COUNTS and the next two: index executions_children */
+	[OFQ_CHILD_COUNTS] = {
+		"SELECT pg_catalog.count(*) FILTER (WHERE status = 'RUNNING'),"
+		" pg_catalog.count(*) FILTER (WHERE status <> 'RUNNING' AND status <> 'SUCCEEDED'),"
+		" pg_catalog.count(*)"
+		" FROM orderflow.executions WHERE parent_id = $1 AND parent_tag = $2",
+		2, {UUIDOID, INT4OID}
+	},
+	[OFQ_RELEASE_QUEUED] = {
+		"UPDATE orderflow.executions SET due_at = $3, phase = NULL"
+		" WHERE id = (SELECT id FROM orderflow.executions"
+		" WHERE parent_id = $1 AND parent_tag = $2 AND phase = 'queued' AND status = 'RUNNING'"
+		" ORDER BY branch_index LIMIT 1 FOR UPDATE SKIP LOCKED)",
+		3, {UUIDOID, INT4OID, TIMESTAMPTZOID}
+	},
+	[OFQ_CHILD_RESULTS] = {
+		"SELECT status, output, error, cause FROM orderflow.executions"
+		" WHERE parent_id = $1 AND parent_tag = $2 ORDER BY branch_index",
+		2, {UUIDOID, INT4OID}
+	},
+	[OFQ_FIRST_CHILD_FAILURE] = {
+		"SELECT error, cause FROM orderflow.executions"
+		" WHERE parent_id = $1 AND parent_tag = $2 AND status <> 'RUNNING' AND status <> 'SUCCEEDED'"
+		" ORDER BY stopped_at, branch_index LIMIT 1",
+		2, {UUIDOID, INT4OID}
+	},
+	[OFQ_WAKE] = {
+		"UPDATE orderflow.executions SET due_at = $2 WHERE id = $1 AND status = 'RUNNING'",
+		2, {UUIDOID, TIMESTAMPTZOID}
+	},
+	/*
+	 * Cancel the descendants of an execution (of one Parallel/Map entry, or
+	 * all when $2 is NULL).  Rows locked by a worker right now are skipped:
+	 * that worker notices the parent moved on when it claims them next
+	 * (OFQ_PARENT_WAITING), so nobody ever waits on a child's lock while
+	 * holding its parent's, and the two cannot deadlock.
+	 */
+	[OFQ_CANCEL_DESCENDANTS] = {
+		"WITH RECURSIVE d(id) AS ("
+		" SELECT id FROM orderflow.executions WHERE parent_id = $1"
+		" AND ($2::int4 IS NULL OR parent_tag = $2)"
+		" UNION ALL SELECT e.id FROM orderflow.executions e JOIN d ON e.parent_id = d.id),"
+		" c AS (SELECT x.id FROM orderflow.executions x WHERE x.id IN (SELECT id FROM d)"
+		" AND x.status = 'RUNNING' FOR UPDATE SKIP LOCKED)"
+		" UPDATE orderflow.executions x SET status = 'ABORTED', due_at = NULL, stopped_at = $3,"
+		" error = $4, cause = $5, next_event_id = x.next_event_id + 1"
+		" FROM c WHERE x.id = c.id"
+		" RETURNING x.id, x.next_event_id - 1, x.owner::oid",
+		5, {UUIDOID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID}
+	},
+	[OFQ_ROOT_INFO] = {
+		"SELECT name, input, started_at FROM orderflow.executions WHERE id = $1",
 		1, {UUIDOID}
 	},
 };

@@ -75,12 +75,24 @@ CREATE TABLE orderflow.executions (
     due_at            timestamptz,
     timeout_at        timestamptz,
     next_event_id     integer     NOT NULL DEFAULT 1,
-    steps             bigint      NOT NULL DEFAULT 0
+    steps             bigint      NOT NULL DEFAULT 0,
+    -- Parallel branches and Map iterations are child executions: rows of
+    -- their own that any worker can claim.  parent_state names the
+    -- Parallel/Map state of the parent, branch_index the branch or item,
+    -- parent_tag which entry of that state they belong to.
+    parent_id         uuid,
+    root_id           uuid,
+    parent_state      text,
+    branch_index      integer,
+    parent_tag        integer,
+    children_tag      integer
 ) WITH (fillfactor = 80);
 
 CREATE UNIQUE INDEX executions_name ON orderflow.executions (state_machine, name);
 CREATE INDEX executions_due ON orderflow.executions (due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX executions_running ON orderflow.executions (state_machine) WHERE status = 'RUNNING';
+CREATE INDEX executions_children ON orderflow.executions (parent_id, parent_tag, branch_index)
+    WHERE parent_id IS NOT NULL;
 
 CREATE TABLE orderflow.execution_history (
     execution_id      uuid        NOT NULL,
