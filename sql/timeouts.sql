@@ -160,3 +160,19 @@ SELECT tmo.elapsed('tmo_execution_retry') >= interval '2 s' AS after_2s,
        tmo.elapsed('tmo_execution_retry') < interval '60 s' AS before_the_retry;
 SELECT status, output, error FROM tmo.result('tmo_execution_task');
 SELECT type FROM tmo.history('tmo_execution_task') ORDER BY event_id DESC LIMIT 1;
+
+--
+-- A slow task holds up only its own execution: another execution started
+-- with it, which needs no time at all, finishes within its TimeoutSeconds
+-- (two workers serve this database; one of them is free)
+--
+SELECT orderflow.create_state_machine('tmo_behind_slow_task',
+  '{"TimeoutSeconds": 1, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}');
+SELECT orderflow.create_state_machine('tmo_slow_task',
+  '{"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": "tmo.sleep", "End": true}}}');
+SELECT count(tmo.start(sm, input::jsonb)) AS started FROM (VALUES
+  ('tmo_slow_task',        '{"seconds": 2}'),
+  ('tmo_behind_slow_task', '{"quick": true}')
+) AS v (sm, input);
+SELECT status, output, error FROM tmo.result('tmo_behind_slow_task');
+SELECT status, output, error FROM tmo.result('tmo_slow_task');
