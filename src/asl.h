@@ -234,6 +234,7 @@ struct OfChoiceRule
 	int			n_children;
 	const char *next;			/* top-level rules only */
 	int			next_index;
+	OfTemplate *assign;			/* Assign of a top-level rule; $ is the input */
 };
 
 /*
@@ -283,6 +284,7 @@ typedef struct OfCatcher
 	const char *next;
 	int			next_index;
 	OfPathField result_path;	/* default $ */
+	OfTemplate *assign;			/* Assign: $ is the error output */
 } OfCatcher;
 
 typedef struct OfMachine OfMachine;
@@ -307,7 +309,8 @@ typedef struct OfState
 	OfTemplate *result_selector;
 	json_object *result;		/* Pass Result (borrowed) */
 	bool		has_result;
-	json_object *assign;		/* Assign (borrowed; variables issue) */
+	json_object *assign;		/* Assign (borrowed) */
+	OfTemplate *assign_template;	/* Assign, compiled: variables to set */
 
 	/* Task */
 	const char *resource;

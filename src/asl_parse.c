@@ -38,6 +38,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -786,6 +787,41 @@ compile_template(ParseCtx *ctx, OfState *st, json_object *obj, const char *field
 	return tmpl;
 }
 
+/*
+ * Assign, compiled like a payload template: plain keys are variable names
+ * (keys ending in ".$" take a path or intrinsic), evaluated after the
+ * state's work; see executor.c for what $ means in each position.
+ */
+static OfTemplate *
+compile_assign(ParseCtx *ctx, OfState *st, json_object *obj, const char *loc)
+{
+	json_object *v;
+	OfTemplate *tmpl;
+
+	if (!json_object_object_get_ex(obj, "Assign", &v) ||
+		!json_object_is_type(v, json_type_object))
+		return NULL;
+	json_object_object_foreach(v, key, val)
+	{
+		size_t		len = strlen(key);
+		bool		ok = len > 0 && (isalpha((unsigned char) key[0]) || key[0] == '_');
+
+		(void) val;
+		if (len > 2 && strcmp(key + len - 2, ".$") == 0)
+			len -= 2;
+		for (size_t i = 1; ok && i < len; i++)
+			ok = isalnum((unsigned char) key[i]) || key[i] == '_';
+		if (!ok)
+			problem(ctx, "INVALID_VALUE", pointer_key(loc, "Assign"), key,
+					"\"%.80s\" is not a valid variable name (letters, digits and _; not starting with a digit)",
+					key);
+	}
+	tmpl = of_template_compile(v, pointer_key(loc, "Assign"), forward_report, ctx);
+	if (st != NULL && tmpl != NULL && of_template_uses_context(tmpl))
+		st->uses_context = true;
+	return tmpl;
+}
+
 /* ==================================================================
  * Retry and Catch
  * ================================================================== */
@@ -971,7 +1007,8 @@ parse_catcher(ParseCtx *ctx, OfState *st, json_object *obj, const char *loc,
 	else
 		c->next = string_value(ctx, v, loc, "Next", "Next");
 	parse_result_path(ctx, st, obj, loc, &c->result_path);
-	optional_object(ctx, obj, loc, "Assign");
+	if (optional_object(ctx, obj, loc, "Assign") != NULL)
+		c->assign = compile_assign(ctx, st, obj, loc);
 	parse_comment(ctx, obj, loc);
 }
 
@@ -1192,9 +1229,9 @@ parse_rule_extras(ParseCtx *ctx, OfChoiceRule *rule, json_object *obj,
 				"a choice rule needs Next, the state to go to when it matches");
 	if (json_object_object_get_ex(obj, "Assign", &v))
 	{
-		if (top)
-			optional_object(ctx, obj, loc, "Assign");
-		else
+		if (top && optional_object(ctx, obj, loc, "Assign") != NULL)
+			rule->assign = compile_assign(ctx, NULL, obj, loc);
+		else if (!top)
 			problem(ctx, "FIELD_NOT_ALLOWED", loc, "Assign",
 					"Assign is only allowed in a top-level choice rule");
 	}
@@ -1451,6 +1488,8 @@ parse_io(ParseCtx *ctx, OfState *st, json_object *obj)
 		parse_path_field(ctx, st, obj, st->location, "InputPath", false, &st->input_path);
 		parse_path_field(ctx, st, obj, st->location, "OutputPath", false, &st->output_path);
 		st->assign = optional_object(ctx, obj, st->location, "Assign");
+		if (st->assign != NULL)
+			st->assign_template = compile_assign(ctx, st, obj, st->location);
 	}
 	if (bit & T_RESULT)
 		parse_result_path(ctx, st, obj, st->location, &st->result_path);

@@ -89,6 +89,8 @@ typedef struct ExecRun
 	int			branch_index;
 	int			parent_tag;
 	int			children_tag;	/* tag of the children this one waits for */
+	json_object *variables;		/* workflow variables (an object, or NULL) */
+	Jsonb	   *loaded_variables;
 	bool		root_loaded;	/* $$.Execution of a child is the root's */
 	char	   *root_name;
 	Jsonb	   *root_input;
@@ -322,6 +324,7 @@ init_env(OfEvalEnv *env, ExecRun *run, json_object *input)
 	memset(env, 0, sizeof(*env));
 	env->input = input;
 	env->context = run->context;
+	env->variables = run->variables;
 	env->build_context = build_context;
 	env->build_context_arg = run;
 }
@@ -399,6 +402,40 @@ apply_result_path(ExecRun *run, const OfPathField *field, json_object *raw,
 	if (!of_path_set(field->path, raw, result, &combined, err))
 		return false;
 	*out = track(run, combined);
+	return true;
+}
+
+/*
+ * Assign: evaluate every variable against the old values ($ being
+ * `value`, what the position defines), then store them all at once, so
+ * that assignments in one Assign never see each other.
+ */
+static bool
+apply_assign(ExecRun *run, const OfTemplate *assign, json_object *value, OfError *err)
+{
+	OfEvalEnv	env;
+	json_object *assigned;
+	json_object *merged;
+
+	if (assign == NULL)
+		return true;
+	init_env(&env, run, value);
+	if (!of_template_eval(assign, &env, &assigned, err))
+		return false;
+	track(run, assigned);
+	if (!json_object_is_type(assigned, json_type_object))
+		return of_fail(err, OF_ERR_RUNTIME, "Assign must produce an object of variables");
+	merged = track(run, json_object_new_object());
+	if (run->variables != NULL)
+	{
+		json_object_object_foreach(run->variables, k, v)
+			json_object_object_add(merged, k, json_object_get(v));
+	}
+	{
+		json_object_object_foreach(assigned, k, v)
+			json_object_object_add(merged, k, json_object_get(v));
+	}
+	run->variables = merged;
 	return true;
 }
 
@@ -583,7 +620,8 @@ try_catch(ExecRun *run, OfState *state, const char *error, const char *cause)
 		json_object_object_add(errobj, "Error", json_object_new_string(error));
 		if (cause != NULL)
 			json_object_object_add(errobj, "Cause", json_object_new_string(cause));
-		if (!apply_result_path(run, &c->result_path, run->state_input, errobj, &output, &err))
+		if (!apply_assign(run, c->assign, errobj, &err) ||
+			!apply_result_path(run, &c->result_path, run->state_input, errobj, &output, &err))
 			return fail_execution(run, err.error, err.cause);
 		emit_event(run, "CatchMatched", state->name, error_details(error, cause));
 		return transition(run, c->next_index, output);
@@ -630,7 +668,8 @@ run_pass(ExecRun *run, OfState *state)
 		return handle_state_error(run, state, err.error, err.cause);
 	if (state->has_result)
 		effective = state->result;
-	if (!apply_result_path(run, &state->result_path, raw, effective, &output, &err) ||
+	if (!apply_assign(run, state->assign_template, effective, &err) ||
+		!apply_result_path(run, &state->result_path, raw, effective, &output, &err) ||
 		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
 		return handle_state_error(run, state, err.error, err.cause);
 	return transition(run, next_of(state), output);
@@ -719,6 +758,7 @@ run_task(ExecRun *run, OfState *state)
 	result = outcome.output ? track(run, OfJsonbToJsonc(outcome.output)) : NULL;
 	emit_event(run, "TaskSucceeded", state->name, details_with("output", result));
 	if (!apply_template(run, state->result_selector, result, &result, &err) ||
+		!apply_assign(run, state->assign_template, result, &err) ||
 		!apply_result_path(run, &state->result_path, raw, result, &output, &err) ||
 		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
 		return handle_state_error(run, state, err.error, err.cause);
@@ -745,13 +785,18 @@ run_choice(ExecRun *run, OfState *state)
 		if (!of_choice_eval(state->choices[i], &env, &matched, &err))
 			return handle_state_error(run, state, err.error, err.cause);
 		if (matched)
+		{
 			next = state->choices[i]->next_index;
+			if (!apply_assign(run, state->choices[i]->assign, effective, &err))
+				return handle_state_error(run, state, err.error, err.cause);
+		}
 	}
 	if (!matched && next < 0)
 		return handle_state_error(run, state, OF_ERR_NO_CHOICE,
 								  psprintf("No Choice rule matched and there is no Default in state '%s'",
 										   state->name));
-	if (!apply_filter_path(run, &state->output_path, "OutputPath", effective, &output, &err))
+	if (!apply_assign(run, state->assign_template, effective, &err) ||
+		!apply_filter_path(run, &state->output_path, "OutputPath", effective, &output, &err))
 		return handle_state_error(run, state, err.error, err.cause);
 	return transition(run, next, output);
 }
@@ -819,7 +864,8 @@ run_wait(ExecRun *run, OfState *state)
 		if (due > GetCurrentTimestamp())
 			return park_until(run, due, PHASE_WAITING);
 	}
-	if (!apply_filter_path(run, &state->output_path, "OutputPath", effective, &output, &err))
+	if (!apply_assign(run, state->assign_template, effective, &err) ||
+		!apply_filter_path(run, &state->output_path, "OutputPath", effective, &output, &err))
 		return handle_state_error(run, state, err.error, err.cause);
 	return transition(run, next_of(state), output);
 }
@@ -832,6 +878,7 @@ run_succeed(ExecRun *run, OfState *state)
 	OfError		err;
 
 	if (!apply_filter_path(run, &state->input_path, "InputPath", run->state_input, &output, &err) ||
+		!apply_assign(run, state->assign_template, output, &err) ||
 		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
 		return handle_state_error(run, state, err.error, err.cause);
 	return transition(run, -1, output);
@@ -1003,7 +1050,8 @@ notify_parent(ExecRun *run)
 static void
 insert_child(ExecRun *run, OfState *state, int index, json_object *input, bool queued)
 {
-	Datum		v[9];
+	Datum		v[10];
+	char		n[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 	OfMachine  *m = state->type == OF_STATE_PARALLEL ? state->branches[index] : state->iterator;
 
@@ -1020,7 +1068,9 @@ insert_child(ExecRun *run, OfState *state, int index, json_object *input, bool q
 	v[6] = Int32GetDatum(run->children_tag);
 	v[7] = BoolGetDatum(queued);
 	v[8] = UUIDPGetDatum(&run->id);
-	OfExecQuery(OFQ_INSERT_CHILD, v, NULL, false, 0);
+	v[9] = run->variables ? JsonbPGetDatum(OfJsoncToJsonb(run->variables)) : (Datum) 0;
+	n[9] = run->variables ? ' ' : 'n';
+	OfExecQuery(OFQ_INSERT_CHILD, v, n, false, 0);
 }
 
 /* Park the parent until its children wake it (or its timeout) */
@@ -1278,6 +1328,7 @@ finish_children(ExecRun *run, OfState *state)
 	run->phase = NULL;
 	emit_event(run, psprintf("%sStateSucceeded", event_prefix(state)), state->name, NULL);
 	if (!apply_template(run, state->result_selector, result, &result, &err) ||
+		!apply_assign(run, state->assign_template, result, &err) ||
 		!apply_result_path(run, &state->result_path, run->state_input, result, &output, &err) ||
 		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
 		return handle_state_error(run, state, err.error, err.cause);
@@ -1449,6 +1500,7 @@ get_child_columns(ExecRun *run, HeapTuple tup, TupleDesc desc)
 	}
 	d = SPI_getbinval(tup, desc, 22, &isnull);
 	run->children_tag = isnull ? 0 : DatumGetInt32(d);
+	run->loaded_variables = get_jsonb(tup, desc, 23);
 }
 
 /* Fill an ExecRun from one claimed row (see OFQ_CLAIM_DUE's columns) */
@@ -1576,6 +1628,7 @@ prepare_run(ExecRun *run)
 	}
 	run->state_index = state_name ? of_machine_find_state(run->machine, state_name) : -1;
 	run->state_input = state_input ? track(run, OfJsonbToJsonc(state_input)) : NULL;
+	run->variables = run->loaded_variables ? track(run, OfJsonbToJsonc(run->loaded_variables)) : NULL;
 	if (run->state_index < 0)
 	{
 		fail_execution(run, OF_ERR_RUNTIME,
@@ -1605,8 +1658,8 @@ attempts_datum(ExecRun *run, bool *isnull)
 static void
 save_run(ExecRun *run)
 {
-	Datum		v[16];
-	char		n[16];
+	Datum		v[17];
+	char		n[17];
 	bool		finished = strcmp(run->status, "RUNNING") != 0;
 	bool		isnull;
 
@@ -1633,6 +1686,8 @@ save_run(ExecRun *run)
 	v[13] = Int32GetDatum(run->next_event_id);
 	v[14] = Int32GetDatum(run->transitions);
 	v[15] = Int32GetDatum(run->children_tag);
+	v[16] = run->variables ? JsonbPGetDatum(OfJsoncToJsonb(run->variables)) : (Datum) 0;
+	n[16] = run->variables ? ' ' : 'n';
 	OfExecQuery(OFQ_UPDATE_EXECUTION, v, n, false, 0);
 }
 
@@ -1640,8 +1695,8 @@ save_run(ExecRun *run)
 static void
 save_broken_run(ExecRun *run)
 {
-	Datum		v[16];
-	char		n[16];
+	Datum		v[17];
+	char		n[17];
 
 	memset(n, 'n', sizeof(n));
 	v[0] = UUIDPGetDatum(&run->id);

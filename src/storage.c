@@ -23,7 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
-#define MAX_QUERY_ARGS 16
+#define MAX_QUERY_ARGS 20
 
 typedef struct OfQueryDef
 {
@@ -39,7 +39,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"SELECT id, definition_id, state_machine, version, name, owner::oid, input,"
 		" started_at, current_state, state_input, state_entered_at, retry_count,"
 		" retrier_attempts, phase, next_event_id, timeout_at,"
-		" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag"
+		" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag,"
+		" variables"
 		" FROM orderflow.executions"
 		" WHERE due_at <= $1"
 		" ORDER BY due_at LIMIT $2"
@@ -58,11 +59,11 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" cause = $5, stopped_at = $6, current_state = $7, state_input = $8,"
 		" state_entered_at = $9, retry_count = $10, retrier_attempts = $11,"
 		" phase = $12, due_at = $13, next_event_id = $14, steps = steps + $15,"
-		" children_tag = $16"
+		" children_tag = $16, variables = $17"
 		" WHERE id = $1",
-		16, {UUIDOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
+		17, {UUIDOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
 			JSONBOID, TIMESTAMPTZOID, INT4OID, INT4ARRAYOID, TEXTOID,
-		TIMESTAMPTZOID, INT4OID, INT4OID, INT4OID}
+		TIMESTAMPTZOID, INT4OID, INT4OID, INT4OID, JSONBOID}
 	},
 	[OFQ_INSERT_EVENTS] = {
 		"INSERT INTO orderflow.execution_history"
@@ -173,12 +174,13 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"INSERT INTO orderflow.executions (id, state_machine, version, definition_id,"
 		" name, owner, input, started_at, current_state, state_input, state_entered_at,"
 		" due_at, timeout_at, next_event_id, parent_id, root_id, parent_state,"
-		" branch_index, parent_tag, phase)"
+		" branch_index, parent_tag, phase, variables)"
 		" SELECT $1, state_machine, version, definition_id, $1::text, owner, $2, $3, $4, $2, $3,"
 		" CASE WHEN $8 THEN NULL ELSE $3 END, timeout_at, 1, id, COALESCE(root_id, id), $5, $6, $7,"
-		" CASE WHEN $8 THEN 'queued' END"
+		" CASE WHEN $8 THEN 'queued' END, $10"
 		" FROM orderflow.executions WHERE id = $9",
-		9, {UUIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID, INT4OID, BOOLOID, UUIDOID}
+		10, {UUIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID, INT4OID, BOOLOID, UUIDOID,
+		JSONBOID}
 	},
 	[OFQ_LOCK_PARENT] = {
 		"SELECT status, phase, children_tag FROM orderflow.executions WHERE id = $1 FOR UPDATE",

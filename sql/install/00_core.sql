@@ -85,7 +85,10 @@ CREATE TABLE orderflow.executions (
     parent_state      text,
     branch_index      integer,
     parent_tag        integer,
-    children_tag      integer
+    children_tag      integer,
+    -- workflow variables (Assign); a child starts with a copy of its
+    -- parent's, so branches read outer variables but never change them
+    variables         jsonb
 ) WITH (fillfactor = 80);
 
 CREATE UNIQUE INDEX executions_name ON orderflow.executions (state_machine, name);
