@@ -39,6 +39,17 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- the SQLSTATE a statement raises, or 'ok'
+CREATE FUNCTION sec.sqlstate(sql text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+
 -- data: a table only the superuser may read, one everybody may read
 CREATE TABLE sec.secret (v text);
 INSERT INTO sec.secret VALUES ('top secret');
@@ -76,6 +87,9 @@ CREATE FUNCTION sec.restricted(input jsonb) RETURNS jsonb LANGUAGE sql
 AS $$ SELECT '"restricted ran"'::jsonb $$;
 REVOKE EXECUTE ON FUNCTION sec.restricted(jsonb) FROM PUBLIC;
 -- a helper an attacker could shadow if tasks used the caller's search_path
+-- a schema alice may not even look into
+CREATE SCHEMA sec_hidden;
+CREATE FUNCTION sec_hidden.fn(input jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT input';
 CREATE FUNCTION public.sec_helper() RETURNS text LANGUAGE sql AS $$ SELECT 'public helper' $$;
 CREATE FUNCTION sec.calls_helper(input jsonb) RETURNS jsonb LANGUAGE plpgsql
 AS $$ BEGIN RETURN to_jsonb(sec_helper()); END $$;
@@ -135,6 +149,13 @@ SELECT orderflow.create_state_machine('sec_restricted',
   '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "sec.restricted", "End": true}}}');
 SELECT code, location, message FROM orderflow.validate_definition(
   '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "sec.restricted", "End": true}}}');
+-- a function in a schema without USAGE is a problem of the definition:
+-- validate_definition() reports it (it never raises for a bad definition)
+-- and create_state_machine() refuses the definition
+SELECT severity, code, location FROM orderflow.validate_definition(
+  '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "sec_hidden.fn", "End": true}}}');
+SELECT sec.sqlstate($$SELECT orderflow.create_state_machine('sec_hidden',
+  '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "sec_hidden.fn", "End": true}}}')$$) <> 'ok' AS refused;
 -- nor can alice bind a resource to it
 SELECT orderflow.register_resource('arn:restricted', 'sec.restricted(jsonb)');
 \echo :LAST_ERROR_SQLSTATE
