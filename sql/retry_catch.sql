@@ -78,6 +78,16 @@ BEGIN
     RETURN '{}';
 END
 $$;
+CREATE FUNCTION rc.raise_plain(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'plain % exception', 'plpgsql';
+END
+$$;
+CREATE FUNCTION rc.raise_custom_code(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'a code of its own' USING ERRCODE = 'AB123';
+END
+$$;
 CREATE FUNCTION rc.sleep(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_sleep((input ->> 'seconds')::float8);
@@ -266,6 +276,11 @@ SELECT orderflow.create_state_machine('rc_sql_division_by_zero',
     "Handler": {"Type": "Pass", "Parameters": {"error.$": "$.Error"}, "End": true}}}');
 SELECT orderflow.create_state_machine('rc_sql_unique_violation',
   '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "rc.dup", "End": true}}}');
+-- a plain RAISE EXCEPTION (SQLSTATE P0001), and a SQLSTATE without a name
+SELECT orderflow.create_state_machine('rc_sql_raise',
+  '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "rc.raise_plain", "End": true}}}');
+SELECT orderflow.create_state_machine('rc_sql_custom_code',
+  '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "rc.raise_custom_code", "End": true}}}');
 
 --
 -- Start everything (the statement commits: the workers take over)
@@ -291,7 +306,9 @@ SELECT count(rc.start(sm, input::jsonb)) AS started FROM (VALUES
   ('rc_runtime_not_caught',      '{}'),
   ('rc_runtime_parameters',      '{}'),
   ('rc_sql_division_by_zero',    '{}'),
-  ('rc_sql_unique_violation',    '{}')
+  ('rc_sql_unique_violation',    '{}'),
+  ('rc_sql_raise',               '{}'),
+  ('rc_sql_custom_code',         '{}')
 ) AS v (sm, input);
 
 --
@@ -352,5 +369,7 @@ SELECT rc.attempts('rc_runtime_parameters');
 
 SELECT * FROM rc.result('rc_sql_division_by_zero');
 SELECT * FROM rc.result('rc_sql_unique_violation');
+SELECT * FROM rc.result('rc_sql_raise');
+SELECT * FROM rc.result('rc_sql_custom_code');
 -- neither task's write survived
 SELECT * FROM rc.log;
