@@ -87,6 +87,9 @@ CREATE FUNCTION sec.restricted(input jsonb) RETURNS jsonb LANGUAGE sql
 AS $$ SELECT '"restricted ran"'::jsonb $$;
 REVOKE EXECUTE ON FUNCTION sec.restricted(jsonb) FROM PUBLIC;
 -- a helper an attacker could shadow if tasks used the caller's search_path
+-- alice's own schema
+CREATE SCHEMA sec_alice AUTHORIZATION regress_of_alice;
+GRANT USAGE ON SCHEMA sec_alice TO PUBLIC;
 -- a schema alice may not even look into
 CREATE SCHEMA sec_hidden;
 CREATE FUNCTION sec_hidden.fn(input jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT input';
@@ -195,6 +198,20 @@ SELECT id, code, location FROM (VALUES
   LATERAL orderflow.validate_definition(jsonb_build_object('StartAt', 'T', 'States',
       jsonb_build_object('T', jsonb_build_object('Type', 'Task', 'Resource', r.resource, 'End', true))))
 ORDER BY id;
+-- a registration cannot take over a function name: alice binds the string
+-- "sec.read_open" to a function of hers; a definition of bob's that names
+-- the function sec.read_open must still run sec.read_open (and never
+-- alice's code with bob's rights)
+SET ROLE regress_of_alice;
+CREATE FUNCTION sec_alice.trojan(input jsonb) RETURNS jsonb LANGUAGE sql
+AS $$ SELECT jsonb_build_object('v', 'trojan ran as ' || current_user) $$;
+DO $$ BEGIN PERFORM sec.sqlstate($q$SELECT orderflow.register_resource('sec.read_open', 'sec_alice.trojan(jsonb)')$q$); END $$;
+RESET ROLE;
+SET ROLE regress_of_bob;
+SELECT orderflow.create_state_machine('sec_bob_read_open',
+  '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "sec.read_open", "End": true}}}');
+CALL sec.run('sec_bob_read_open');
+RESET ROLE;
 -- a registered resource string is only a key: whatever it says, it is not run
 SELECT orderflow.register_resource('SELECT 1; DROP TABLE sec.secret', 'sec.read_open(jsonb)');
 SELECT orderflow.create_state_machine('sec_sql_looking_resource',
