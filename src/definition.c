@@ -40,6 +40,7 @@ typedef struct ValidationState
 {
 	List	   *problems;		/* OfProblem * */
 	List	   *bindings;		/* OfBinding * */
+	MemoryContext cxt;			/* where problems and bindings are kept */
 } ValidationState;
 
 /* Collect one problem reported by the parser */
@@ -48,6 +49,7 @@ collect_problem(void *arg, const char *severity, const char *code,
 				const char *location, const char *message)
 {
 	ValidationState *vs = arg;
+	MemoryContext old = MemoryContextSwitchTo(vs->cxt ? vs->cxt : CurrentMemoryContext);
 	OfProblem  *p = palloc(sizeof(OfProblem));
 
 	p->severity = pstrdup(severity);
@@ -55,6 +57,7 @@ collect_problem(void *arg, const char *severity, const char *code,
 	p->location = pstrdup(location);
 	p->message = pstrdup(message);
 	vs->problems = lappend(vs->problems, p);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -160,17 +163,20 @@ add_binding(ValidationState *vs, const char *resource, Oid fn, int nargs)
 {
 	ListCell   *lc;
 	OfBinding  *b;
+	MemoryContext old;
 
 	foreach(lc, vs->bindings)
 	{
 		if (strcmp(((OfBinding *) lfirst(lc))->resource, resource) == 0)
 			return;
 	}
+	old = MemoryContextSwitchTo(vs->cxt ? vs->cxt : CurrentMemoryContext);
 	b = palloc(sizeof(OfBinding));
 	b->resource = pstrdup(resource);
 	b->fn = fn;
 	b->nargs = nargs;
 	vs->bindings = lappend(vs->bindings, b);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -215,6 +221,73 @@ resolve_resource(void *arg, const char *resource, char *message, size_t message_
 	return true;
 }
 
+/* Explain why fn cannot read Map items, or return NULL if it can */
+static const char *
+item_reader_problem(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	const char *problem = NULL;
+
+	if (!HeapTupleIsValid(tup))
+		return "the function does not exist";
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->prokind != PROKIND_FUNCTION || !proc->proretset ||
+		proc->prorettype != JSONBOID || proc->pronargs != 1 ||
+		proc->proargtypes.values[0] != JSONBOID)
+		problem = "an ItemReader function takes (jsonb) and RETURNS SETOF jsonb";
+	ReleaseSysCache(tup);
+	if (problem == NULL &&
+		pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		problem = "you do not have EXECUTE privilege on it";
+	return problem;
+}
+
+/*
+ * Map ItemReader (an orderflow extension of ASL): {"Resource": "schema.fn",
+ * "Parameters": {...}, "ReaderConfig": {"MaxItems": n}} where fn(jsonb)
+ * RETURNS SETOF jsonb; resolved to its OID when the version is stored.
+ */
+static void
+check_item_readers(ValidationState *vs, OfMachine *m)
+{
+	for (int i = 0; i < m->n_states; i++)
+	{
+		OfState    *st = &m->states[i];
+		json_object *res = NULL;
+		const char *loc;
+		const char *name;
+		Oid			fn;
+		int			nargs;
+		const char *problem;
+
+		for (int b = 0; b < st->n_branches; b++)
+			check_item_readers(vs, st->branches[b]);
+		if (st->iterator != NULL)
+			check_item_readers(vs, st->iterator);
+		if (st->type != OF_STATE_MAP || st->item_reader == NULL)
+			continue;
+		loc = psprintf("%s/ItemReader/Resource", st->location);
+		if (!json_object_object_get_ex(st->item_reader, "Resource", &res) ||
+			!json_object_is_type(res, json_type_string))
+		{
+			collect_problem(vs, "ERROR", "MISSING_FIELD", loc,
+							"an ItemReader needs a Resource naming a function (jsonb) RETURNS SETOF jsonb");
+			continue;
+		}
+		name = json_object_get_string(res);
+		fn = find_registered_resource(name);
+		if (!OidIsValid(fn) && is_plain_function_name(name))
+			fn = lookup_task_function(name, &nargs);
+		problem = OidIsValid(fn) ? item_reader_problem(fn) : "no such function";
+		if (problem != NULL)
+			collect_problem(vs, "ERROR", "RESOURCE_NOT_FOUND", loc,
+							psprintf("ItemReader Resource \"%s\" cannot be used: %s", name, problem));
+		else
+			add_binding(vs, name, fn, 1);
+	}
+}
+
 /* Build the {"resource": oid, ...} map stored with a version */
 static Jsonb *
 bindings_to_jsonb(List *bindings)
@@ -245,7 +318,7 @@ bindings_to_jsonb(List *bindings)
 List *
 OfValidateDefinition(Jsonb *definition, Jsonb **resources_out)
 {
-	ValidationState vs = {NIL, NIL};
+	ValidationState vs = {NIL, NIL, CurrentMemoryContext};
 	OfParseOptions opts = {0};
 	char	   *text = JsonbToCString(NULL, &definition->root, VARSIZE(definition));
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -261,10 +334,17 @@ OfValidateDefinition(Jsonb *definition, Jsonb **resources_out)
 	machine = of_machine_parse(text, strlen(text), &opts);
 	MemoryContextSwitchTo(old);
 	if (machine != NULL)
+	{
+		int			before = list_length(vs.problems);
+
+		check_item_readers(&vs, machine);
 		of_machine_free(machine);
+		if (list_length(vs.problems) > before)
+			machine = NULL;
+	}
 	if (machine != NULL && resources_out != NULL)
 		*resources_out = bindings_to_jsonb(vs.bindings);
-	/* the problems were allocated in the caller's context, not cxt */
+	/* problems and bindings live in the caller's context (vs.cxt), not cxt */
 	MemoryContextDelete(cxt);
 	return vs.problems;
 }
@@ -339,7 +419,7 @@ free_machine_callback(void *arg)
 static OfMachine *
 parse_stored_definition(const char *text, MemoryContext cxt)
 {
-	ValidationState vs = {NIL, NIL};
+	ValidationState vs = {NIL, NIL, CurrentMemoryContext};
 	OfParseOptions opts = {0};
 	OfMachine  *machine;
 	MemoryContextCallback *cb;

@@ -40,7 +40,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/ruleutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
@@ -121,6 +123,7 @@ typedef struct ExecRun
 	int			n_owned;
 	int			size_owned;
 	json_object *context;		/* $$, built on demand */
+	MemoryContext cxt;			/* where the run's own allocations live */
 	json_object *exec_input;	/* $$.Execution.Input, built on demand */
 } ExecRun;
 
@@ -146,7 +149,7 @@ track(ExecRun *run, json_object *obj)
 	{
 		run->size_owned = Max(16, run->size_owned * 2);
 		if (run->owned == NULL)
-			run->owned = palloc(sizeof(json_object *) * run->size_owned);
+			run->owned = MemoryContextAlloc(run->cxt, sizeof(json_object *) * run->size_owned);
 		else
 			run->owned = repalloc(run->owned, sizeof(json_object *) * run->size_owned);
 	}
@@ -976,10 +979,13 @@ child_counts(pg_uuid_t *parent_id, int tag, int64 *running, int64 *failed, int64
 	args[0] = UUIDPGetDatum(parent_id);
 	args[1] = Int32GetDatum(tag);
 	OfExecQuery(OFQ_CHILD_COUNTS, args, NULL, false, 1);
+	*running = *failed = *total = 0;
+	if (SPI_processed == 0)
+		return;
 	tup = SPI_tuptable->vals[0];
-	*running = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-	*failed = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-	*total = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+	*running = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+	*failed = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	*total = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
 }
 
 /* Has a Map exceeded its tolerated failures (or a Parallel failed at all)? */
@@ -1010,40 +1016,83 @@ wake_execution(pg_uuid_t *id)
 	OfWakeWorkersAtCommit();
 }
 
-/* A child ended: start a queued sibling, and wake the parent if it is time */
+/* Start queued iteration `index` of a Map (MaxConcurrency) */
+static void
+release_queued(ExecRun *run, int index)
+{
+	Datum		args[4];
+
+	args[0] = UUIDPGetDatum(&run->parent_id);
+	args[1] = Int32GetDatum(run->parent_tag);
+	args[2] = Int32GetDatum(index);
+	args[3] = TimestampTzGetDatum(GetCurrentTimestamp());
+	OfExecQuery(OFQ_RELEASE_QUEUED, args, NULL, false, 0);
+	OfWakeWorkersAtCommit();
+}
+
+/*
+ * A child ended: count it in the join counters (whose row lock orders
+ * the siblings' endings), start the next queued sibling, and wake the
+ * parent when the last one is done or a failure decides the outcome.
+ */
 static void
 notify_parent(ExecRun *run)
 {
 	Datum		args[3];
 	bool		isnull;
 	HeapTuple	tup;
-	int64		running,
+	TupleDesc	desc;
+	int64		pending,
 				failed,
 				total;
+	int			prev,
+				next;
 	OfState    *parent_state;
 
+	if (strcmp(run->status, "ABORTED") == 0)
+		return;					/* cancelled: the parent has moved on */
 	args[0] = UUIDPGetDatum(&run->parent_id);
-	OfExecQuery(OFQ_LOCK_PARENT, args, NULL, false, 1);
+	args[1] = Int32GetDatum(run->parent_tag);
+	args[2] = Int32GetDatum(strcmp(run->status, "SUCCEEDED") == 0 ? 0 : 1);
+	OfExecQuery(OFQ_CHILD_ENDED, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		return;
 	tup = SPI_tuptable->vals[0];
-	if (strcmp(TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)), "RUNNING") != 0)
-		return;
-	(void) SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
-	if (isnull || strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2), PHASE_CHILDREN) != 0)
-		return;
-	if (DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)) != run->parent_tag)
-		return;
-
-	args[1] = Int32GetDatum(run->parent_tag);
-	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
-	OfExecQuery(OFQ_RELEASE_QUEUED, args, NULL, false, 0);
-	if (SPI_processed > 0)
-		OfWakeWorkersAtCommit();
-	child_counts(&run->parent_id, run->parent_tag, &running, &failed, &total);
+	desc = SPI_tuptable->tupdesc;
+	pending = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	failed = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+	total = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	prev = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	next = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	if (next > prev)
+		release_queued(run, prev);
 	parent_state = run->def ? find_state_anywhere(run->def->machine, run->parent_state) : NULL;
-	if (running == 0 || failures_decide(parent_state, failed, total))
+	if (pending == 0 || failures_decide(parent_state, failed, total))
 		wake_execution(&run->parent_id);
+}
+
+/* Create the join counters of a Parallel/Map entry */
+static void
+insert_counters(ExecRun *run, int total, int started)
+{
+	Datum		args[4];
+
+	args[0] = UUIDPGetDatum(&run->id);
+	args[1] = Int32GetDatum(run->children_tag);
+	args[2] = Int32GetDatum(total);
+	args[3] = Int32GetDatum(started);
+	OfExecQuery(OFQ_INSERT_COUNTERS, args, NULL, false, 0);
+}
+
+/* Forget the join counters of the current entry */
+static void
+delete_counters(ExecRun *run)
+{
+	Datum		args[2];
+
+	args[0] = UUIDPGetDatum(&run->id);
+	args[1] = Int32GetDatum(run->children_tag);
+	OfExecQuery(OFQ_DELETE_COUNTERS, args, NULL, false, 0);
 }
 
 /* Insert one child execution */
@@ -1109,6 +1158,7 @@ start_parallel(ExecRun *run, OfState *state)
 			   details_with("branches", json_object_new_int(state->n_branches)));
 	for (int i = 0; i < state->n_branches; i++)
 		insert_child(run, state, i, effective, false);
+	insert_counters(run, state->n_branches, state->n_branches);
 	return wait_for_children(run);
 }
 
@@ -1205,55 +1255,247 @@ map_items(ExecRun *run, OfState *state, json_object *effective, json_object **it
 	return true;
 }
 
+/*
+ * Where a Map's items come from: the array ItemsPath selects, or the rows
+ * of an ItemReader function read through a cursor, a batch at a time, so
+ * that a reader over a big table never holds all rows in memory.
+ */
+typedef struct ItemSource
+{
+	json_object *array;			/* array source */
+	int			n;
+	Portal		portal;			/* ItemReader source */
+	SPITupleTable *batch;
+	uint64		batch_n;
+	uint64		batch_pos;
+	Oid			owner;
+	int64		max_items;		/* ReaderConfig.MaxItems, 0 = all */
+	int64		produced;
+} ItemSource;
+
+#define READER_FETCH 1000
+
+/* Fetch the next batch of reader rows, as the execution's owner */
+static void
+fetch_reader_batch(ItemSource *src)
+{
+	Oid			save_userid;
+	int			save_sec;
+
+	if (src->batch != NULL)
+		SPI_freetuptable(src->batch);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(src->owner, save_sec | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		SPI_cursor_fetch(src->portal, true, READER_FETCH);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	src->batch = SPI_tuptable;
+	src->batch_n = SPI_processed;
+	src->batch_pos = 0;
+}
+
+/* The next item (a new reference), or false when there are no more */
+static bool
+next_item(ItemSource *src, int index, json_object **item)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (src->portal == NULL)
+	{
+		if (index >= src->n)
+			return false;
+		*item = json_object_get(json_object_array_get_idx(src->array, index));
+		return true;
+	}
+	if (src->max_items > 0 && src->produced >= src->max_items)
+		return false;
+	if (src->batch == NULL || src->batch_pos >= src->batch_n)
+	{
+		fetch_reader_batch(src);
+		if (src->batch_n == 0)
+			return false;
+	}
+	d = SPI_getbinval(src->batch->vals[src->batch_pos++], src->batch->tupdesc, 1, &isnull);
+	src->produced++;
+	*item = isnull ? NULL : OfJsonbToJsonc(DatumGetJsonbP(d));
+	return true;
+}
+
+/* Open the cursor over an ItemReader function: fn(parameters) */
+static bool
+open_item_reader(ExecRun *run, OfState *state, json_object *effective, ItemSource *src,
+				 OfError *err)
+{
+	json_object *resource = NULL;
+	json_object *params = NULL;
+	json_object *config = NULL;
+	json_object *max_items = NULL;
+	json_object *args;
+	const OfBinding *binding;
+	OfTemplate *tmpl;
+	SPIPlanPtr	plan;
+	Oid			argtype = JSONBOID;
+	Datum		arg;
+	char	   *sql;
+
+	json_object_object_get_ex(state->item_reader, "Resource", &resource);
+	binding = resource ? OfFindBinding(run->def, json_object_get_string(resource)) : NULL;
+	if (binding == NULL || binding->nargs == 0)
+		return of_fail(err, OF_ERR_ITEM_READER, "the ItemReader function does not exist any more");
+	args = track(run, json_object_new_object());
+	if (json_object_object_get_ex(state->item_reader, "Parameters", &params))
+	{
+		tmpl = of_template_compile(params, "", NULL, NULL);
+		if (tmpl == NULL || !apply_template(run, tmpl, effective, &args, err))
+			return tmpl ? false : of_fail(err, OF_ERR_RUNTIME, "invalid ItemReader Parameters");
+	}
+	if (json_object_object_get_ex(state->item_reader, "ReaderConfig", &config) &&
+		json_object_object_get_ex(config, "MaxItems", &max_items))
+		src->max_items = json_object_get_int64(max_items);
+	sql = psprintf("SELECT r FROM %s($1) AS r",
+				   quote_qualified_identifier(get_namespace_name(get_func_namespace(binding->fn)),
+											  get_func_name(binding->fn)));
+	plan = SPI_prepare(sql, 1, &argtype);
+	if (plan == NULL)
+		elog(ERROR, "orderflow: could not prepare the ItemReader query");
+	arg = JsonbPGetDatum(OfJsoncToJsonb(args));
+	src->owner = run->owner;
+	src->portal = SPI_cursor_open(NULL, plan, &arg, NULL, true);
+	return true;
+}
+
+/* Insert one child per item; false (with err) if an item fails ItemSelector */
+static bool
+insert_items(ExecRun *run, OfState *state, json_object *effective, ItemSource *src,
+			 int *count, OfError *err)
+{
+	MemoryContext item_cxt = AllocSetContextCreate(CurrentMemoryContext, "orderflow map item",
+												   ALLOCSET_SMALL_SIZES);
+	MemoryContext old = CurrentMemoryContext;
+	json_object *item;
+	int			i;
+
+	/* build $$ once, outside the per-item context that is reset below */
+	if (state->item_selector != NULL)
+		build_context(run);
+	for (i = 0; next_item(src, i, &item); i++)
+	{
+		json_object *input = NULL;
+		bool		queued = state->max_concurrency > 0 && i >= state->max_concurrency;
+		bool		ok;
+
+		/* one small context per item keeps a 100,000-item map's memory flat */
+		MemoryContextSwitchTo(item_cxt);
+		ok = item_input(run, state, effective, i, item, &input, err);
+		json_object_put(item);
+		if (ok)
+		{
+			PG_TRY();
+			{
+				insert_child(run, state, i, input, queued);
+			}
+			PG_FINALLY();
+			{
+				json_object_put(input);
+			}
+			PG_END_TRY();
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(item_cxt);
+		if (!ok)
+		{
+			MemoryContextDelete(item_cxt);
+			return false;
+		}
+	}
+	MemoryContextDelete(item_cxt);
+	*count = i;
+	return true;
+}
+
+/*
+ * Create the children from an ItemReader inside a subtransaction: a
+ * reader function that raises fails the state with States.ItemReaderFailed
+ * (retryable and catchable), leaving no half-created iterations.
+ */
+static bool
+insert_items_from_reader(ExecRun *run, OfState *state, json_object *effective,
+						 int *count, OfError *err)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ItemSource	src = {0};
+	bool		ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		ok = open_item_reader(run, state, effective, &src, err) &&
+			insert_items(run, state, effective, &src, count, err);
+		if (src.portal != NULL)
+			SPI_cursor_close(src.portal);
+		if (ok)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ok = of_fail(err, OF_ERR_ITEM_READER, "%s", edata->message);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
 /* Start the iterations of a Map state */
 static StepResult
 start_map(ExecRun *run, OfState *state)
 {
 	json_object *effective;
-	json_object *items;
 	OfError		err;
-	int			n;
-	MemoryContext item_cxt;
-	MemoryContext old;
+	int			n = 0;
+	bool		ok;
 
-	if (!children_input(run, state, &effective, &err) ||
-		!map_items(run, state, effective, &items, &err))
+	if (!children_input(run, state, &effective, &err))
 		return handle_state_error(run, state, err.error, err.cause);
-	n = json_object_array_length(items);
 	run->children_tag = run->next_event_id;
-	emit_event(run, "MapStateStarted", state->name,
-			   details_with("length", json_object_new_int(n)));
+	emit_event(run, "MapStateStarted", state->name, NULL);
+	if (state->item_reader != NULL)
+		ok = insert_items_from_reader(run, state, effective, &n, &err);
+	else
+	{
+		ItemSource	src = {0};
+
+		ok = map_items(run, state, effective, &src.array, &err);
+		if (ok)
+		{
+			src.n = json_object_array_length(src.array);
+			ok = insert_items(run, state, effective, &src, &n, &err);
+		}
+	}
+	if (!ok)
+		return handle_state_error(run, state, err.error, err.cause);
 	if (n == 0)
 		return finish_children(run, state);
-
-	/* one small context per item keeps a 100,000-item map's memory flat */
-	item_cxt = AllocSetContextCreate(CurrentMemoryContext, "orderflow map item",
-									 ALLOCSET_SMALL_SIZES);
-	for (int i = 0; i < n; i++)
-	{
-		json_object *input;
-		bool		queued = state->max_concurrency > 0 && i >= state->max_concurrency;
-
-		old = MemoryContextSwitchTo(item_cxt);
-		if (!item_input(run, state, effective, i, json_object_array_get_idx(items, i), &input, &err))
-		{
-			MemoryContextSwitchTo(old);
-			MemoryContextDelete(item_cxt);
-			return handle_state_error(run, state, err.error, err.cause);
-		}
-		PG_TRY();
-		{
-			insert_child(run, state, i, input, queued);
-		}
-		PG_FINALLY();
-		{
-			json_object_put(input);
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(item_cxt);
-	}
-	MemoryContextDelete(item_cxt);
+	insert_counters(run, n, state->max_concurrency > 0 ? Min(n, state->max_concurrency) : n);
 	return wait_for_children(run);
 }
 
@@ -1325,6 +1567,7 @@ finish_children(ExecRun *run, OfState *state)
 	json_object *output;
 	OfError		err;
 
+	delete_counters(run);
 	run->phase = NULL;
 	emit_event(run, psprintf("%sStateSucceeded", event_prefix(state)), state->name, NULL);
 	if (!apply_template(run, state->result_selector, result, &result, &err) ||
@@ -1354,6 +1597,7 @@ join_children(ExecRun *run, OfState *state)
 		first_child_failure(run, &error, &cause);
 		OfCancelDescendants(&run->id, run->children_tag, "States.Aborted",
 							"another branch or iteration failed");
+		delete_counters(run);
 		run->phase = NULL;
 		emit_event(run, psprintf("%sStateFailed", event_prefix(state)), state->name,
 				   error_details(error, cause));
@@ -1615,6 +1859,7 @@ prepare_run(ExecRun *run)
 	Jsonb	   *state_input = run->loaded_state_input;
 
 	run->state_index = -1;
+	run->cxt = CurrentMemoryContext;
 	run->def = OfGetDefinition(&run->definition_id);
 	run->machine = run->def->machine;
 	if (run->is_child && !child_still_wanted(run))
@@ -1769,6 +2014,8 @@ process_run(ExecRun *run)
 		run->cause = psprintf("orderflow could not advance the execution: %s", edata->message);
 		emit_event(run, "ExecutionFailed", NULL, error_details(run->error, run->cause));
 		save_broken_run(run);
+		if (run->is_child)
+			notify_parent(run);
 		OfNotifyFinishedAtCommit();
 	}
 	PG_END_TRY();

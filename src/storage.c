@@ -182,29 +182,41 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		10, {UUIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID, INT4OID, BOOLOID, UUIDOID,
 		JSONBOID}
 	},
-	[OFQ_LOCK_PARENT] = {
-		"SELECT status, phase, children_tag FROM orderflow.executions WHERE id = $1 FOR UPDATE",
-		1, {UUIDOID}
-	},
 	[OFQ_PARENT_WAITING] = {
 		"SELECT status = 'RUNNING' AND phase = 'children' AND children_tag = $2"
 		" FROM orderflow.executions WHERE id = $1",
 		2, {UUIDOID, INT4OID}
 	},
-	/* OFQ_CHILD_COUNTS and the next two: index executions_children */
+	/* OFQ_CHILD_COUNTS and the next three: primary key of join_counters */
 	[OFQ_CHILD_COUNTS] = {
-		"SELECT pg_catalog.count(*) FILTER (WHERE status = 'RUNNING'),"
-		" pg_catalog.count(*) FILTER (WHERE status <> 'RUNNING' AND status <> 'SUCCEEDED'),"
-		" pg_catalog.count(*)"
-		" FROM orderflow.executions WHERE parent_id = $1 AND parent_tag = $2",
+		"SELECT pending, failed, total FROM orderflow.join_counters"
+		" WHERE parent_id = $1 AND parent_tag = $2",
 		2, {UUIDOID, INT4OID}
 	},
+	[OFQ_INSERT_COUNTERS] = {
+		"INSERT INTO orderflow.join_counters (parent_id, parent_tag, total, pending, next_queued)"
+		" VALUES ($1, $2, $3, $3, $4)",
+		4, {UUIDOID, INT4OID, INT4OID, INT4OID}
+	},
+	[OFQ_CHILD_ENDED] = {
+		"UPDATE orderflow.join_counters j SET pending = j.pending - 1, failed = j.failed + $3,"
+		" next_queued = j.next_queued + (j.next_queued < j.total)::int"
+		" FROM (SELECT next_queued AS prev FROM orderflow.join_counters"
+		" WHERE parent_id = $1 AND parent_tag = $2 FOR UPDATE) o"
+		" WHERE j.parent_id = $1 AND j.parent_tag = $2"
+		" RETURNING j.pending, j.failed, j.total, o.prev, j.next_queued",
+		3, {UUIDOID, INT4OID, INT4OID}
+	},
+	[OFQ_DELETE_COUNTERS] = {
+		"DELETE FROM orderflow.join_counters WHERE parent_id = $1 AND parent_tag = $2",
+		2, {UUIDOID, INT4OID}
+	},
+	/* index executions_children */
 	[OFQ_RELEASE_QUEUED] = {
-		"UPDATE orderflow.executions SET due_at = $3, phase = NULL"
-		" WHERE id = (SELECT id FROM orderflow.executions"
-		" WHERE parent_id = $1 AND parent_tag = $2 AND phase = 'queued' AND status = 'RUNNING'"
-		" ORDER BY branch_index LIMIT 1 FOR UPDATE SKIP LOCKED)",
-		3, {UUIDOID, INT4OID, TIMESTAMPTZOID}
+		"UPDATE orderflow.executions SET due_at = $4, phase = NULL"
+		" WHERE parent_id = $1 AND parent_tag = $2 AND branch_index = $3"
+		" AND phase = 'queued' AND status = 'RUNNING'",
+		4, {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID}
 	},
 	[OFQ_CHILD_RESULTS] = {
 		"SELECT status, output, error, cause FROM orderflow.executions"
@@ -244,6 +256,155 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_ROOT_INFO] = {
 		"SELECT name, input, started_at FROM orderflow.executions WHERE id = $1",
 		1, {UUIDOID}
+	},
+
+	/* ---- callbacks and activities: primary key of task_tokens ---- */
+	[OFQ_TOKEN_INSERT] = {
+		"INSERT INTO orderflow.task_tokens (execution_id, task_id, token_hash, status,"
+		" state_name, owner, activity, input, heartbeat_seconds, timeout_at, created_at,"
+		" started_at, last_heartbeat)"
+		" VALUES ($1, $2, $3, $4, $5, $6::regrole, $7, $8, $9, $10, $11, $12, $12)",
+		12, {UUIDOID, INT4OID, BYTEAOID, TEXTOID, TEXTOID, OIDOID, TEXTOID, JSONBOID,
+		INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	},
+	[OFQ_TOKEN_CANCEL_OPEN] = {
+		"UPDATE orderflow.task_tokens SET status = 'canceled', completed_at = $2"
+		" WHERE execution_id = $1 AND status IN ('scheduled', 'started', 'succeeded', 'failed')",
+		2, {UUIDOID, TIMESTAMPTZOID}
+	},
+	/* the executor, holding the execution's row lock, locks its open task */
+	[OFQ_TOKEN_OPEN] = {
+		"SELECT task_id, status, output, error, cause, activity, created_at, started_at,"
+		" last_heartbeat, heartbeat_seconds, timeout_at, worker_name"
+		" FROM orderflow.task_tokens"
+		" WHERE execution_id = $1 AND status IN ('scheduled', 'started', 'succeeded', 'failed')"
+		" ORDER BY task_id DESC LIMIT 1 FOR UPDATE",
+		1, {UUIDOID}
+	},
+	[OFQ_TOKEN_SET_STATUS] = {
+		"UPDATE orderflow.task_tokens SET status = $3,"
+		" completed_at = COALESCE(completed_at, $4)"
+		" WHERE execution_id = $1 AND task_id = $2",
+		4, {UUIDOID, INT4OID, TEXTOID, TIMESTAMPTZOID}
+	},
+	/* send_task_*: after locking the execution row (always in that order) */
+	[OFQ_TOKEN_FIND] = {
+		"SELECT t.task_id, t.status, t.activity,"
+		" (SELECT a.owner::oid FROM orderflow.activities a WHERE a.name = t.activity)"
+		" FROM orderflow.task_tokens t"
+		" WHERE t.execution_id = $1 AND t.token_hash = $2 FOR UPDATE OF t",
+		2, {UUIDOID, BYTEAOID}
+	},
+	[OFQ_TOKEN_COMPLETE] = {
+		"UPDATE orderflow.task_tokens SET status = $3, output = $4, error = $5, cause = $6,"
+		" completed_at = $7 WHERE execution_id = $1 AND task_id = $2",
+		7, {UUIDOID, INT4OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[OFQ_TOKEN_HEARTBEAT] = {
+		"UPDATE orderflow.task_tokens SET last_heartbeat = $3"
+		" WHERE execution_id = $1 AND task_id = $2",
+		3, {UUIDOID, INT4OID, TIMESTAMPTZOID}
+	},
+	/* stop_execution: the open tasks of an execution and its descendants */
+	[OFQ_TOKEN_CANCEL_TREE] = {
+		"UPDATE orderflow.task_tokens SET status = 'canceled', completed_at = $2"
+		" WHERE execution_id IN (SELECT id FROM orderflow.executions WHERE id = $1"
+		" UNION ALL SELECT id FROM orderflow.executions WHERE root_id = $1)"
+		" AND status IN ('scheduled', 'started', 'succeeded', 'failed')",
+		2, {UUIDOID, TIMESTAMPTZOID}
+	},
+	[OFQ_ACTIVITY_INSERT] = {
+		"INSERT INTO orderflow.activities (name, owner) VALUES ($1, $2::regrole)"
+		" ON CONFLICT (name) DO NOTHING",
+		2, {TEXTOID, OIDOID}
+	},
+	[OFQ_ACTIVITY_FIND] = {
+		"SELECT owner::oid FROM orderflow.activities WHERE name = $1",
+		1, {TEXTOID}
+	},
+	[OFQ_ACTIVITY_DELETE] = {
+		"DELETE FROM orderflow.activities WHERE name = $1",
+		1, {TEXTOID}
+	},
+	/*
+	 * get_activity_task: the oldest task nobody took yet, index
+	 * task_tokens_queue; SKIP LOCKED hands each task to one caller only.
+	 */
+	[OFQ_ACTIVITY_CLAIM] = {
+		"UPDATE orderflow.task_tokens t SET status = 'started', token_hash = $2,"
+		" worker_name = $3, started_at = $4, last_heartbeat = $4"
+		" FROM (SELECT q.execution_id, q.task_id FROM orderflow.task_tokens q"
+		" WHERE q.activity = $1 AND q.status = 'scheduled'"
+		" AND EXISTS (SELECT 1 FROM orderflow.executions e"
+		" WHERE e.id = q.execution_id AND e.status = 'RUNNING')"
+		" ORDER BY q.created_at LIMIT 1 FOR UPDATE OF q SKIP LOCKED) c"
+		" WHERE t.execution_id = c.execution_id AND t.task_id = c.task_id"
+		" AND t.status = 'scheduled'"
+		" RETURNING t.execution_id, t.input, t.heartbeat_seconds",
+		4, {TEXTOID, BYTEAOID, TEXTOID, TIMESTAMPTZOID}
+	},
+	/*
+	 * The heartbeat clock of a taken activity task starts now: make the
+	 * execution due by then.  SKIP LOCKED: a worker holding the row reads
+	 * the task after this commits and computes the deadline itself.
+	 */
+	[OFQ_ACTIVITY_CLAIMED_WAKE] = {
+		"UPDATE orderflow.executions SET due_at = LEAST(COALESCE(due_at, $2), $2)"
+		" WHERE id = (SELECT id FROM orderflow.executions WHERE id = $1"
+		" AND status = 'RUNNING' FOR UPDATE SKIP LOCKED)",
+		2, {UUIDOID, TIMESTAMPTZOID}
+	},
+	/* ---- redrive, synchronous runs, retention ---- */
+	[OFQ_REDRIVE_LOCK] = {
+		"SELECT status, owner::oid, next_event_id, current_state, parent_id IS NOT NULL,"
+		" started_at, timeout_at, redrive_count"
+		" FROM orderflow.executions WHERE id = $1 FOR UPDATE",
+		1, {UUIDOID}
+	},
+	[OFQ_REDRIVE] = {
+		"UPDATE orderflow.executions SET status = 'RUNNING', output = NULL, error = NULL,"
+		" cause = NULL, stopped_at = NULL, phase = NULL, retry_count = 0,"
+		" retrier_attempts = NULL, due_at = $2, timeout_at = $3, next_event_id = $4,"
+		" redrive_count = redrive_count + 1, redriven_at = $2"
+		" WHERE id = $1",
+		4, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}
+	},
+	/* start_sync_execution: due rows of one execution tree, index executions_root */
+	[OFQ_CLAIM_TREE] = {
+		"SELECT id, definition_id, state_machine, version, name, owner::oid, input,"
+		" started_at, current_state, state_input, state_entered_at, retry_count,"
+		" retrier_attempts, phase, next_event_id, timeout_at,"
+		" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag"
+		" FROM orderflow.executions"
+		" WHERE (id = $1 OR root_id = $1) AND due_at <= $2"
+		" ORDER BY due_at LIMIT $3 FOR UPDATE",
+		3, {UUIDOID, TIMESTAMPTZOID, INT4OID}
+	},
+	[OFQ_TREE_NEXT_DUE] = {
+		"SELECT pg_catalog.min(due_at) FROM orderflow.executions"
+		" WHERE (id = $1 OR root_id = $1) AND due_at IS NOT NULL",
+		1, {UUIDOID}
+	},
+	[OFQ_EXECUTION_RESULT] = {
+		"SELECT status, output, error, cause FROM orderflow.executions WHERE id = $1",
+		1, {UUIDOID}
+	},
+	/*
+	 * Retention: up to $2 finished top-level executions that stopped before
+	 * $1, with their descendants (root_id), history and tasks.  SKIP LOCKED
+	 * leaves rows someone works on for the next round.
+	 */
+	[OFQ_PURGE] = {
+		"WITH doomed AS (SELECT id FROM orderflow.executions"
+		" WHERE parent_id IS NULL AND stopped_at < $1 AND status <> 'RUNNING'"
+		" ORDER BY stopped_at LIMIT $2 FOR UPDATE SKIP LOCKED),"
+		" tree AS (SELECT id FROM doomed UNION ALL"
+		" SELECT e.id FROM orderflow.executions e WHERE e.root_id IN (SELECT id FROM doomed)),"
+		" h AS (DELETE FROM orderflow.execution_history WHERE execution_id IN (SELECT id FROM tree)),"
+		" t AS (DELETE FROM orderflow.task_tokens WHERE execution_id IN (SELECT id FROM tree)),"
+		" x AS (DELETE FROM orderflow.executions WHERE id IN (SELECT id FROM tree) RETURNING parent_id)"
+		" SELECT pg_catalog.count(*) FILTER (WHERE parent_id IS NULL) FROM x",
+		2, {TIMESTAMPTZOID, INT4OID}
 	},
 };
 

@@ -97,6 +97,23 @@ CREATE INDEX executions_running ON orderflow.executions (state_machine) WHERE st
 CREATE INDEX executions_children ON orderflow.executions (parent_id, parent_tag, branch_index)
     WHERE parent_id IS NOT NULL;
 
+/*
+ * One row per entry of a Parallel/Map state: how many children are still
+ * pending or failed, and the next queued item to start (MaxConcurrency).
+ * Each ending child updates this small row under its row lock, so the
+ * join happens exactly once, without counting children and without
+ * rewriting the parent's row per item.
+ */
+CREATE TABLE orderflow.join_counters (
+    parent_id    uuid    NOT NULL,
+    parent_tag   integer NOT NULL,
+    total        integer NOT NULL,
+    pending      integer NOT NULL,
+    failed       integer NOT NULL DEFAULT 0,
+    next_queued  integer NOT NULL,
+    PRIMARY KEY (parent_id, parent_tag)
+);
+
 CREATE TABLE orderflow.execution_history (
     execution_id      uuid        NOT NULL,
     event_id          integer     NOT NULL,
