@@ -16,7 +16,7 @@
 #                   test/isolation.conf (database isolation_regression)
 #      tap          prove test/t/*.pl (PostgreSQL::Test::Cluster)
 #      conformance  ../shared/conformance/run.sh against a cluster of its own
-#      demo         bash demo/run_demo.sh --orders 20 (one test)
+#      demo         bash demo/run_demo.sh --orders 200 (one test)
 # 4. prints one line per suite and, as the very last line,
 #    "N passed, M failed" over all suites.  Exit 0 only if M is 0; a suite
 #    that could not run at all counts as 1 failed.
@@ -25,7 +25,7 @@
 #   SUITES="c regress isolation tap conformance demo"   which suites to run
 #   CONFORMANCE_ARGS="--public"   extra arguments for the conformance runner
 #   CONF_DEADLINE=600             the conformance runner's overall wait budget
-#   DEMO_ORDERS=20                size of the demo run
+#   DEMO_ORDERS=200               size of the demo run
 #   OF_KEEP_WORK=1                keep the temp dir (logs, data dirs)
 #   ORDERFLOW_SHARED=DIR          where shared/ is (default: ../shared)
 set -uo pipefail
@@ -244,12 +244,12 @@ suite_conformance() {
 }
 
 suite_demo() {
-  banner "demo (demo/run_demo.sh --orders ${DEMO_ORDERS:-20})"
+  banner "demo (demo/run_demo.sh --orders ${DEMO_ORDERS:-200})"
   if [ ! -f demo/run_demo.sh ]; then record demo 0 1 "demo/run_demo.sh missing"; return; fi
   if [ "$OF_BUILD_OK" != 1 ]; then record demo 0 1 "not run: the build failed"; return; fi
   local log="$OF_WORK/demo.log" rc note=""
   [ -f demo/surge.sh ] || [ -f demo/workload.sql ] || note="lifecycle only: no demo workload yet"
-  timeout --foreground -k 10 600 bash demo/run_demo.sh --no-setup --orders "${DEMO_ORDERS:-20}" >"$log" 2>&1
+  timeout --foreground -k 10 600 bash demo/run_demo.sh --no-setup --orders "${DEMO_ORDERS:-200}" >"$log" 2>&1
   rc=$?
   show_log "$log"
   if [ "$rc" -eq 0 ]; then record demo 1 0 "$note"; else record demo 0 1 "exit $rc"; fi
@@ -307,7 +307,7 @@ if ! of_build_install; then BUILD_OK=0; BUILD_NOTE="make or make install failed"
 
 of_run_inner OF_WORK="$OF_WORK" OF_RUN_USER="$OF_RUN_USER" OF_BUILD_OK="$BUILD_OK" \
     SUITES="$SUITES" CONFORMANCE_ARGS="${CONFORMANCE_ARGS:-}" \
-    CONF_DEADLINE="${CONF_DEADLINE:-600}" DEMO_ORDERS="${DEMO_ORDERS:-20}" \
+    CONF_DEADLINE="${CONF_DEADLINE:-600}" DEMO_ORDERS="${DEMO_ORDERS:-200}" \
     bash "$OF_WORK/repo/test/run_all.sh" --inner
 INNER_RC=$?
 
