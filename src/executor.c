@@ -123,6 +123,7 @@ typedef struct ExecRun
 	int			n_owned;
 	int			size_owned;
 	json_object *context;		/* $$, built on demand */
+	struct JoinBatch *joins;	/* endings of children, applied at batch end */
 	MemoryContext cxt;			/* where the run's own allocations live */
 	json_object *exec_input;	/* $$.Execution.Input, built on demand */
 } ExecRun;
@@ -1016,59 +1017,135 @@ wake_execution(pg_uuid_t *id)
 	OfWakeWorkersAtCommit();
 }
 
-/* Start queued iteration `index` of a Map (MaxConcurrency) */
-static void
-release_queued(ExecRun *run, int index)
+/*
+ * Children's endings are not counted one by one: each batch collects them
+ * per parent (JoinBatch) and applies them just before it commits, with one
+ * locked read and one UPDATE of the join counters per parent.  Holding the
+ * counters' row lock only for that moment is what lets many workers end
+ * the iterations of one big Map at the same time; applying the parents in
+ * a fixed order keeps two batches from deadlocking on them.
+ */
+typedef struct JoinDelta
 {
-	Datum		args[4];
+	pg_uuid_t	parent_id;
+	int			parent_tag;
+	OfState    *parent_state;	/* the Parallel/Map state (cached definition) */
+	int			ended;
+	int			failed;
+} JoinDelta;
 
-	args[0] = UUIDPGetDatum(&run->parent_id);
-	args[1] = Int32GetDatum(run->parent_tag);
-	args[2] = Int32GetDatum(index);
-	args[3] = TimestampTzGetDatum(GetCurrentTimestamp());
+typedef struct JoinBatch
+{
+	JoinDelta  *deltas;
+	int			n;
+	int			size;
+	MemoryContext cxt;
+} JoinBatch;
+
+/* A child ended: remember it for its parent's join counters */
+static void
+notify_parent(ExecRun *run)
+{
+	JoinBatch  *jb = run->joins;
+	JoinDelta  *d = NULL;
+
+	if (strcmp(run->status, "ABORTED") == 0 || jb == NULL)
+		return;					/* cancelled: the parent has moved on */
+	for (int i = 0; i < jb->n && d == NULL; i++)
+	{
+		if (memcmp(&jb->deltas[i].parent_id, &run->parent_id, sizeof(pg_uuid_t)) == 0 &&
+			jb->deltas[i].parent_tag == run->parent_tag)
+			d = &jb->deltas[i];
+	}
+	if (d == NULL)
+	{
+		if (jb->n == jb->size)
+		{
+			jb->size = Max(8, jb->size * 2);
+			jb->deltas = jb->deltas
+				? repalloc(jb->deltas, sizeof(JoinDelta) * jb->size)
+				: MemoryContextAlloc(jb->cxt, sizeof(JoinDelta) * jb->size);
+		}
+		d = &jb->deltas[jb->n++];
+		memset(d, 0, sizeof(*d));
+		memcpy(&d->parent_id, &run->parent_id, sizeof(pg_uuid_t));
+		d->parent_tag = run->parent_tag;
+		d->parent_state = run->def ? find_state_anywhere(run->def->machine, run->parent_state) : NULL;
+	}
+	d->ended++;
+	if (strcmp(run->status, "SUCCEEDED") != 0)
+		d->failed++;
+}
+
+/* Order deltas by parent, so batches lock counter rows in the same order */
+static int
+compare_deltas(const void *a, const void *b)
+{
+	const JoinDelta *x = a;
+	const JoinDelta *y = b;
+	int			c = memcmp(&x->parent_id, &y->parent_id, sizeof(pg_uuid_t));
+
+	return c != 0 ? c : (x->parent_tag > y->parent_tag) - (x->parent_tag < y->parent_tag);
+}
+
+/* Start queued iterations [from, to) of a Map (MaxConcurrency) */
+static void
+release_queued(JoinDelta *d, int from, int to)
+{
+	Datum		args[5];
+
+	args[0] = UUIDPGetDatum(&d->parent_id);
+	args[1] = Int32GetDatum(d->parent_tag);
+	args[2] = Int32GetDatum(from);
+	args[3] = Int32GetDatum(to);
+	args[4] = TimestampTzGetDatum(GetCurrentTimestamp());
 	OfExecQuery(OFQ_RELEASE_QUEUED, args, NULL, false, 0);
 	OfWakeWorkersAtCommit();
 }
 
-/*
- * A child ended: count it in the join counters (whose row lock orders
- * the siblings' endings), start the next queued sibling, and wake the
- * parent when the last one is done or a failure decides the outcome.
- */
+/* Apply one parent's delta; wake it when the join (or a failure) is due */
 static void
-notify_parent(ExecRun *run)
+apply_join_delta(JoinDelta *d)
 {
-	Datum		args[3];
+	Datum		args[5];
 	bool		isnull;
 	HeapTuple	tup;
-	TupleDesc	desc;
-	int64		pending,
+	int			pending,
 				failed,
-				total;
-	int			prev,
-				next;
-	OfState    *parent_state;
+				total,
+				next_queued,
+				new_next;
 
-	if (strcmp(run->status, "ABORTED") == 0)
-		return;					/* cancelled: the parent has moved on */
-	args[0] = UUIDPGetDatum(&run->parent_id);
-	args[1] = Int32GetDatum(run->parent_tag);
-	args[2] = Int32GetDatum(strcmp(run->status, "SUCCEEDED") == 0 ? 0 : 1);
-	OfExecQuery(OFQ_CHILD_ENDED, args, NULL, false, 1);
+	args[0] = UUIDPGetDatum(&d->parent_id);
+	args[1] = Int32GetDatum(d->parent_tag);
+	OfExecQuery(OFQ_LOCK_COUNTERS, args, NULL, false, 1);
 	if (SPI_processed == 0)
-		return;
+		return;					/* the parent joined or failed already */
 	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	pending = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-	failed = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-	total = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-	prev = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-	next = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
-	if (next > prev)
-		release_queued(run, prev);
-	parent_state = run->def ? find_state_anywhere(run->def->machine, run->parent_state) : NULL;
-	if (pending == 0 || failures_decide(parent_state, failed, total))
-		wake_execution(&run->parent_id);
+	pending = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)) - d->ended;
+	failed = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)) + d->failed;
+	total = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+	next_queued = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
+	new_next = Min(total, next_queued + d->ended);
+	args[2] = Int32GetDatum(pending);
+	args[3] = Int32GetDatum(failed);
+	args[4] = Int32GetDatum(new_next);
+	OfExecQuery(OFQ_UPDATE_COUNTERS, args, NULL, false, 0);
+	if (new_next > next_queued)
+		release_queued(d, next_queued, new_next);
+	if (pending <= 0 || failures_decide(d->parent_state, failed, total))
+		wake_execution(&d->parent_id);
+}
+
+/* Apply the batch's children endings to their parents */
+static void
+apply_join_batch(JoinBatch *jb)
+{
+	if (jb->n > 1)
+		qsort(jb->deltas, jb->n, sizeof(JoinDelta), compare_deltas);
+	for (int i = 0; i < jb->n; i++)
+		apply_join_delta(&jb->deltas[i]);
+	jb->n = 0;
 }
 
 /* Create the join counters of a Parallel/Map entry */
@@ -2051,6 +2128,7 @@ OfRunDue(int max_executions, long *next_due)
 	MemoryContext old = MemoryContextSwitchTo(batch_cxt);
 	Datum		args[2];
 	ExecRun    *runs;
+	JoinBatch	joins = {0};
 	int			n;
 	int			transitions = 0;
 
@@ -2062,8 +2140,12 @@ OfRunDue(int max_executions, long *next_due)
 	n = (int) SPI_processed;
 	MemoryContextSwitchTo(batch_cxt);
 	runs = palloc0(sizeof(ExecRun) * Max(n, 1));
+	joins.cxt = batch_cxt;
 	for (int i = 0; i < n; i++)
+	{
 		load_run(&runs[i], SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		runs[i].joins = &joins;
+	}
 
 	for (int i = 0; i < n; i++)
 	{
@@ -2073,6 +2155,7 @@ OfRunDue(int max_executions, long *next_due)
 		MemoryContextReset(step_cxt);
 	}
 	MemoryContextSwitchTo(batch_cxt);
+	apply_join_batch(&joins);
 	OfFlushEvents();
 	*next_due = (n == 0) ? next_due_ms() : 0;
 	SPI_finish();

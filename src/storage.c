@@ -198,14 +198,15 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" VALUES ($1, $2, $3, $3, $4)",
 		4, {UUIDOID, INT4OID, INT4OID, INT4OID}
 	},
-	[OFQ_CHILD_ENDED] = {
-		"UPDATE orderflow.join_counters j SET pending = j.pending - 1, failed = j.failed + $3,"
-		" next_queued = j.next_queued + (j.next_queued < j.total)::int"
-		" FROM (SELECT next_queued AS prev FROM orderflow.join_counters"
-		" WHERE parent_id = $1 AND parent_tag = $2 FOR UPDATE) o"
-		" WHERE j.parent_id = $1 AND j.parent_tag = $2"
-		" RETURNING j.pending, j.failed, j.total, o.prev, j.next_queued",
-		3, {UUIDOID, INT4OID, INT4OID}
+	[OFQ_LOCK_COUNTERS] = {
+		"SELECT pending, failed, total, next_queued FROM orderflow.join_counters"
+		" WHERE parent_id = $1 AND parent_tag = $2 FOR UPDATE",
+		2, {UUIDOID, INT4OID}
+	},
+	[OFQ_UPDATE_COUNTERS] = {
+		"UPDATE orderflow.join_counters SET pending = $3, failed = $4, next_queued = $5"
+		" WHERE parent_id = $1 AND parent_tag = $2",
+		5, {UUIDOID, INT4OID, INT4OID, INT4OID, INT4OID}
 	},
 	[OFQ_DELETE_COUNTERS] = {
 		"DELETE FROM orderflow.join_counters WHERE parent_id = $1 AND parent_tag = $2",
@@ -213,10 +214,10 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	/* index executions_children */
 	[OFQ_RELEASE_QUEUED] = {
-		"UPDATE orderflow.executions SET due_at = $4, phase = NULL"
-		" WHERE parent_id = $1 AND parent_tag = $2 AND branch_index = $3"
+		"UPDATE orderflow.executions SET due_at = $5, phase = NULL"
+		" WHERE parent_id = $1 AND parent_tag = $2 AND branch_index >= $3 AND branch_index < $4"
 		" AND phase = 'queued' AND status = 'RUNNING'",
-		4, {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID}
+		5, {UUIDOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID}
 	},
 	[OFQ_CHILD_RESULTS] = {
 		"SELECT status, output, error, cause FROM orderflow.executions"
