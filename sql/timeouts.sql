@@ -88,7 +88,7 @@ SELECT orderflow.create_state_machine('tmo_task_retry_catch',
 
 -- the state machine's TimeoutSeconds: TIMED_OUT, with States.Timeout
 SELECT orderflow.create_state_machine('tmo_execution_wait',
-  '{"TimeoutSeconds": 1, "StartAt": "W", "States": {
+  '{"TimeoutSeconds": 2, "StartAt": "W", "States": {
     "W": {"Type": "Wait", "Seconds": 30, "Next": "After"},
     "After": {"Type": "Succeed"}}}');
 -- ... also while a retry is pending
@@ -152,7 +152,7 @@ SELECT count(tmo.start(sm, input::jsonb)) AS started FROM (VALUES
 SELECT status, output, error FROM tmo.result('tmo_execution_in_time');
 SELECT status, output, error FROM tmo.result('tmo_execution_wait');
 SELECT * FROM tmo.history('tmo_execution_wait');
-SELECT tmo.elapsed('tmo_execution_wait') >= interval '1 s' AS after_1s,
+SELECT tmo.elapsed('tmo_execution_wait') >= interval '2 s' AS after_2s,
        tmo.elapsed('tmo_execution_wait') < interval '30 s' AS before_the_wait_ended;
 SELECT status, output, error FROM tmo.result('tmo_execution_retry');
 SELECT * FROM tmo.history('tmo_execution_retry');
@@ -167,11 +167,11 @@ SELECT type FROM tmo.history('tmo_execution_task') ORDER BY event_id DESC LIMIT 
 -- (two workers serve this database; one of them is free)
 --
 SELECT orderflow.create_state_machine('tmo_behind_slow_task',
-  '{"TimeoutSeconds": 1, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}');
+  '{"TimeoutSeconds": 2, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}');
 SELECT orderflow.create_state_machine('tmo_slow_task',
   '{"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": "tmo.sleep", "End": true}}}');
 SELECT count(tmo.start(sm, input::jsonb)) AS started FROM (VALUES
-  ('tmo_slow_task',        '{"seconds": 2}'),
+  ('tmo_slow_task',        '{"seconds": 3}'),
   ('tmo_behind_slow_task', '{"quick": true}')
 ) AS v (sm, input);
 SELECT status, output, error FROM tmo.result('tmo_behind_slow_task');
