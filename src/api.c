@@ -17,6 +17,7 @@
 #include "orderflow.h"
 #include "definition.h"
 #include "storage.h"
+#include "callback.h"
 #include "task.h"
 
 #include "access/htup_details.h"
@@ -763,6 +764,7 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 	become_extension_owner(&sw);
 	abort_execution(id, owner, next_event_id, error, cause);
 	OfCancelDescendants(id, 0, "States.Aborted", "the execution was stopped");
+	OfCancelTasks(id);			/* its tokens and queued activity tasks */
 	OfFlushEvents();
 	restore_identity(&sw);
 	SPI_finish();

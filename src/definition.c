@@ -14,6 +14,7 @@
 
 #include "definition.h"
 #include "storage.h"
+#include "callback.h"
 #include "jsonb_conv.h"
 
 #include "access/htup_details.h"
@@ -179,6 +180,21 @@ add_binding(ValidationState *vs, const char *resource, Oid fn, int nargs)
 	MemoryContextSwitchTo(old);
 }
 
+/* An activity Resource: does the activity exist? */
+static bool
+activity_resource_ok(const char *activity, char *message, size_t message_size)
+{
+	Datum		arg = CStringGetTextDatum(activity);
+
+	OfExecQuery(OFQ_ACTIVITY_FIND, &arg, NULL, true, 1);
+	if (SPI_processed > 0)
+		return true;
+	snprintf(message, message_size,
+			 "activity \"%s\" does not exist; create it with orderflow.create_activity('%s')",
+			 activity, activity);
+	return false;
+}
+
 /*
  * Parser callback: can this Task Resource run?  A registered resource
  * string wins; otherwise the Resource must name a function.
@@ -187,13 +203,22 @@ static bool
 resolve_resource(void *arg, const char *resource, char *message, size_t message_size)
 {
 	ValidationState *vs = arg;
-	Oid			fn = find_registered_resource(resource);
+	char	   *name;
+	OfResourceKind kind = OfClassifyResource(resource, &name);
+	Oid			fn;
 	int			nargs = 0;
 	const char *problem;
 
+	/* "activity:NAME" or an activity ARN: the activity must exist */
+	if (kind == OF_RESOURCE_ACTIVITY)
+		return activity_resource_ok(name, message, message_size);
+	/* "X.waitForTaskToken": X is resolved, the binding keeps the whole string */
+	fn = find_registered_resource(resource);
+	if (!OidIsValid(fn) && kind == OF_RESOURCE_CALLBACK)
+		fn = find_registered_resource(name);
 	if (OidIsValid(fn))
 		nargs = get_func_nargs(fn);
-	else if (!is_plain_function_name(resource))
+	else if (!is_plain_function_name(name))
 	{
 		snprintf(message, message_size,
 				 "Resource \"%s\" is neither a registered resource nor a function name; "
@@ -202,11 +227,11 @@ resolve_resource(void *arg, const char *resource, char *message, size_t message_
 	}
 	else
 	{
-		fn = lookup_task_function(resource, &nargs);
+		fn = lookup_task_function(name, &nargs);
 		if (!OidIsValid(fn))
 		{
 			snprintf(message, message_size,
-					 "function %s(jsonb) or %s(jsonb, jsonb) does not exist", resource, resource);
+					 "function %s(jsonb) or %s(jsonb, jsonb) does not exist", name, name);
 			return false;
 		}
 	}

@@ -30,6 +30,7 @@
 #include "jsonb_conv.h"
 #include "storage.h"
 #include "task.h"
+#include "callback.h"
 
 #include <math.h>
 
@@ -45,6 +46,9 @@
 #include "utils/ruleutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+#include "storage/latch.h"
 
 /* Most transitions one execution takes in one transaction */
 #define OF_MAX_CHAIN 64
@@ -711,6 +715,315 @@ context_for_task(ExecRun *run)
 	return OfJsoncToJsonb(run->context);
 }
 
+/* ---------------------------------------------------------------------
+ * Parked tasks: .waitForTaskToken callbacks and activities
+ *
+ * The task is scheduled (callback: the function is called with
+ * $$.Task.Token; activity: a row is queued for get_activity_task), a
+ * task_tokens row describes it, and the execution parks with phase
+ * 'callback', due at the earlier of its HeartbeatSeconds and
+ * TimeoutSeconds deadlines (or not at all).  send_task_* records the
+ * outcome in that row and makes the execution due; resume_parked_task
+ * then processes it like a task result.  See callback.c.
+ * --------------------------------------------------------------------- */
+
+#define PHASE_CALLBACK "callback"
+
+/* While set, OfRunDue claims only this execution tree (OfRunExecutionTree) */
+static pg_uuid_t *sync_root = NULL;
+
+/* Claim the due rows of sync_root's tree: args are OFQ_CLAIM_DUE's */
+static void
+claim_tree(Datum *args)
+{
+	Datum		v[3];
+
+	v[0] = UUIDPGetDatum(sync_root);
+	v[1] = args[0];
+	v[2] = args[1];
+	OfExecQuery(OFQ_CLAIM_TREE, v, NULL, false, 0);
+}
+
+/* HeartbeatSeconds or HeartbeatSecondsPath of a Task (0 = none) */
+static bool
+task_heartbeat_seconds(ExecRun *run, OfState *state, json_object *raw, int64 *secs, OfError *err)
+{
+	OfEvalEnv	env;
+	json_object *v;
+	bool		found;
+
+	*secs = state->heartbeat_seconds;
+	if (state->heartbeat_seconds_path == NULL)
+		return true;
+	init_env(&env, run, raw);
+	if (!of_path_eval(state->heartbeat_seconds_path, &env, &v, &found, err))
+		return false;
+	track(run, v);
+	if (!found || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0)
+		return of_fail(err, OF_ERR_RUNTIME,
+					   "HeartbeatSecondsPath '%s' must select a positive integer",
+					   of_path_text(state->heartbeat_seconds_path));
+	*secs = Min(json_object_get_int64(v), (int64) INT_MAX / 1000);
+	return true;
+}
+
+/* Park for a task: until its deadline, or until send_task_* wakes it */
+static StepResult
+park_for_task(ExecRun *run, bool has_deadline, TimestampTz deadline)
+{
+	if (has_deadline)
+		return park_until(run, deadline, PHASE_CALLBACK);
+	run->phase = PHASE_CALLBACK;
+	run->has_due = run->has_timeout;
+	run->due_at = run->timeout_at;
+	return STEP_PARKED;
+}
+
+/* Start a parked task: call the callback function, or queue the activity task */
+static StepResult
+schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const char *activity)
+{
+	json_object *raw = run->state_input;
+	json_object *effective;
+	const OfBinding *binding = NULL;
+	OfError		err;
+	int64		timeout_ms;
+	int64		hb_secs;
+	char	   *token = NULL;
+	bytea	   *hash = NULL;
+	Jsonb	   *task_input;
+	bool		too_large;
+	json_object *d;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz deadline = 0;
+	bool		has_deadline = false;
+	int			task_id;
+	Datum		v[12];
+	char		n[12];
+
+	if (kind == OF_RESOURCE_CALLBACK)
+	{
+		json_object *task = json_object_new_object();
+
+		/* $$.Task.Token, for Parameters and the function's context */
+		token = OfNewTaskToken(&run->id, &hash);
+		if (run->context == NULL)
+			build_context(run);
+		json_object_object_add(task, "Token", json_object_new_string(token));
+		json_object_object_add(run->context, "Task", task);
+	}
+	if (!apply_filter_path(run, &state->input_path, "InputPath", raw, &effective, &err) ||
+		!apply_template(run, state->parameters, effective, &effective, &err) ||
+		!task_timeout_ms(run, state, raw, &timeout_ms, &err) ||
+		!task_heartbeat_seconds(run, state, raw, &hb_secs, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	if (kind == OF_RESOURCE_CALLBACK)
+	{
+		binding = OfFindBinding(run->def, state->resource);
+		if (binding == NULL || binding->nargs == 0)
+			return fail_execution(run, OF_ERR_RUNTIME,
+								  psprintf("the function bound to Resource \"%s\" does not exist any more",
+										   state->resource));
+	}
+	task_input = to_jsonb_checked(effective, &too_large);
+	if (too_large)
+		return handle_state_error(run, state, "States.DataLimitExceeded",
+								  psprintf("the task input is %u bytes, over orderflow.max_payload_size",
+										   VARSIZE(task_input)));
+	task_id = run->next_event_id;
+	d = details_with(kind == OF_RESOURCE_ACTIVITY ? "input" : "parameters", effective);
+	json_object_object_add(d, "resource", json_object_new_string(state->resource));
+	if (timeout_ms > 0)
+		json_object_object_add(d, "timeoutInSeconds", json_object_new_int64(timeout_ms / 1000));
+	if (hb_secs > 0)
+		json_object_object_add(d, "heartbeatInSeconds", json_object_new_int64(hb_secs));
+	emit_event(run, kind == OF_RESOURCE_ACTIVITY ? "ActivityScheduled" : "TaskScheduled",
+			   state->name, d);
+
+	if (kind == OF_RESOURCE_CALLBACK)
+	{
+		OfTaskOutcome outcome;
+		json_object *result;
+
+		OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
+				   binding->nargs == 2 ? context_for_task(run) : NULL,
+				   timeout_ms, &outcome);
+		if (!outcome.ok)
+		{
+			emit_event(run, strcmp(outcome.error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
+					   state->name, error_details(outcome.error, outcome.cause));
+			return handle_state_error(run, state, outcome.error, outcome.cause);
+		}
+		/* the function's own result is only recorded: the token's result counts */
+		result = outcome.output ? track(run, OfJsonbToJsonc(outcome.output)) : NULL;
+		emit_event(run, "TaskSubmitted", state->name, details_with("output", result));
+	}
+
+	/* at most one open task per execution row */
+	v[0] = UUIDPGetDatum(&run->id);
+	v[1] = TimestampTzGetDatum(now);
+	OfExecQuery(OFQ_TOKEN_CANCEL_OPEN, v, NULL, false, 0);
+
+	memset(n, ' ', sizeof(n));
+	v[0] = UUIDPGetDatum(&run->id);
+	v[1] = Int32GetDatum(task_id);
+	v[2] = hash ? PointerGetDatum(hash) : (n[2] = 'n', (Datum) 0);
+	v[3] = CStringGetTextDatum(kind == OF_RESOURCE_ACTIVITY ? "scheduled" : "started");
+	v[4] = CStringGetTextDatum(state->name);
+	v[5] = ObjectIdGetDatum(run->owner);
+	v[6] = activity ? CStringGetTextDatum(activity) : (n[6] = 'n', (Datum) 0);
+	v[7] = kind == OF_RESOURCE_ACTIVITY ? JsonbPGetDatum(task_input) : (n[7] = 'n', (Datum) 0);
+	v[8] = hb_secs > 0 ? Int32GetDatum((int32) hb_secs) : (n[8] = 'n', (Datum) 0);
+	if (timeout_ms > 0)
+	{
+		deadline = TimestampTzPlusMilliseconds(now, timeout_ms);
+		has_deadline = true;
+		v[9] = TimestampTzGetDatum(deadline);
+	}
+	else
+		n[9] = 'n', v[9] = (Datum) 0;
+	v[10] = TimestampTzGetDatum(now);
+	v[11] = kind == OF_RESOURCE_CALLBACK ? TimestampTzGetDatum(now) : (n[11] = 'n', (Datum) 0);
+	OfExecQuery(OFQ_TOKEN_INSERT, v, n, false, 0);
+
+	if (kind == OF_RESOURCE_ACTIVITY)
+		OfNotifyActivityAtCommit();
+	else if (hb_secs > 0)
+	{
+		TimestampTz hb_deadline = TimestampTzPlusMilliseconds(now, hb_secs * 1000);
+
+		if (!has_deadline || hb_deadline < deadline)
+			deadline = hb_deadline;
+		has_deadline = true;
+	}
+	return park_for_task(run, has_deadline, deadline);
+}
+
+/* A parked task is due: process its outcome, time it out, or park again */
+static StepResult
+resume_parked_task(ExecRun *run, OfState *state)
+{
+	Datum		v[4];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			task_id;
+	char	   *status;
+	bool		is_activity;
+	const char *prefix;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz deadline = 0;
+	bool		has_deadline = false;
+	const char *timeout_error = NULL;
+	Datum		d;
+
+	v[0] = UUIDPGetDatum(&run->id);
+	OfExecQuery(OFQ_TOKEN_OPEN, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		return fail_execution(run, OF_ERR_RUNTIME,
+							  psprintf("the parked task of state \"%s\" is gone", state->name));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	task_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	status = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	(void) SPI_getbinval(tup, desc, 6, &isnull);
+	is_activity = !isnull;
+	prefix = is_activity ? "Activity" : "Task";
+
+	if (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0)
+	{
+		char	   *worker = SPI_getvalue(tup, desc, 12);
+		char	   *error = SPI_getvalue(tup, desc, 4);
+		char	   *cause = SPI_getvalue(tup, desc, 5);
+		Jsonb	   *output = NULL;
+
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		if (!isnull)
+			output = DatumGetJsonbPCopy(d);
+		v[1] = Int32GetDatum(task_id);
+		v[2] = CStringGetTextDatum("consumed");
+		v[3] = TimestampTzGetDatum(now);
+		OfExecQuery(OFQ_TOKEN_SET_STATUS, v, NULL, false, 0);
+		if (is_activity)
+		{
+			json_object *sd = json_object_new_object();
+
+			if (worker != NULL)
+				json_object_object_add(sd, "workerName", json_object_new_string(worker));
+			emit_event(run, "ActivityStarted", state->name, sd);
+		}
+		if (strcmp(status, "succeeded") == 0)
+		{
+			json_object *raw = run->state_input;
+			json_object *result = output ? track(run, OfJsonbToJsonc(output)) : NULL;
+			json_object *out;
+			OfError		err;
+
+			emit_event(run, psprintf("%sSucceeded", prefix), state->name,
+					   details_with("output", result));
+			if (!apply_template(run, state->result_selector, result, &result, &err) ||
+				!apply_result_path(run, &state->result_path, raw, result, &out, &err) ||
+				!apply_filter_path(run, &state->output_path, "OutputPath", out, &out, &err))
+				return handle_state_error(run, state, err.error, err.cause);
+			return transition(run, next_of(state), out);
+		}
+		if (error == NULL)
+			error = pstrdup(OF_ERR_TASK_FAILED);
+		emit_event(run, psprintf("%sFailed", prefix), state->name, error_details(error, cause));
+		return handle_state_error(run, state, error, cause);
+	}
+
+	/* still waiting: has a deadline passed? */
+	d = SPI_getbinval(tup, desc, 11, &isnull);
+	if (!isnull)
+	{
+		deadline = DatumGetTimestampTz(d);
+		has_deadline = true;
+		if (now >= deadline)
+			timeout_error = OF_ERR_TIMEOUT;
+	}
+	d = SPI_getbinval(tup, desc, 10, &isnull);
+	if (!isnull && timeout_error == NULL && strcmp(status, "started") == 0)
+	{
+		bool		beat_null;
+		TimestampTz beat = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &beat_null));
+		TimestampTz hb_deadline;
+
+		if (beat_null)
+			beat = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &beat_null));
+		hb_deadline = TimestampTzPlusMilliseconds(beat, (int64) DatumGetInt32(d) * 1000);
+		if (now >= hb_deadline)
+			timeout_error = OF_ERR_HEARTBEAT;
+		if (!has_deadline || hb_deadline < deadline)
+			deadline = hb_deadline;
+		has_deadline = true;
+	}
+	if (timeout_error != NULL)
+	{
+		const char *cause = strcmp(timeout_error, OF_ERR_TIMEOUT) == 0
+			? "the task was not completed within its TimeoutSeconds"
+			: "no heartbeat arrived within the task's HeartbeatSeconds";
+
+		v[1] = Int32GetDatum(task_id);
+		v[2] = CStringGetTextDatum("timed_out");
+		v[3] = TimestampTzGetDatum(now);
+		OfExecQuery(OFQ_TOKEN_SET_STATUS, v, NULL, false, 0);
+		emit_event(run, psprintf("%sTimedOut", prefix), state->name,
+				   error_details(timeout_error, cause));
+		return handle_state_error(run, state, timeout_error, cause);
+	}
+	return park_for_task(run, has_deadline, deadline);
+}
+
+/* A Task whose Resource is a callback or an activity */
+static StepResult
+run_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const char *name)
+{
+	if (run->phase != NULL && strcmp(run->phase, PHASE_CALLBACK) == 0)
+		return resume_parked_task(run, state);
+	return schedule_parked_task(run, state, kind, kind == OF_RESOURCE_ACTIVITY ? name : NULL);
+}
+
 /* Task: call the bound SQL function and process its result */
 static StepResult
 run_task(ExecRun *run, OfState *state)
@@ -726,7 +1039,11 @@ run_task(ExecRun *run, OfState *state)
 	bool		too_large;
 	Jsonb	   *task_input;
 	json_object *d;
+	char	   *parked_name;
+	OfResourceKind kind = OfClassifyResource(state->resource, &parked_name);
 
+	if (kind != OF_RESOURCE_FUNCTION)
+		return run_parked_task(run, state, kind, parked_name);
 	if (!apply_filter_path(run, &state->input_path, "InputPath", raw, &effective, &err) ||
 		!apply_template(run, state->parameters, effective, &effective, &err) ||
 		!task_timeout_ms(run, state, raw, &timeout_ms, &err))
@@ -2136,7 +2453,10 @@ OfRunDue(int max_executions, long *next_due)
 		elog(ERROR, "orderflow: SPI_connect failed");
 	args[0] = TimestampTzGetDatum(GetCurrentTimestamp());
 	args[1] = Int32GetDatum(max_executions);
-	OfExecQuery(OFQ_CLAIM_DUE, args, NULL, false, 0);
+	if (sync_root != NULL)
+		claim_tree(args);
+	else
+		OfExecQuery(OFQ_CLAIM_DUE, args, NULL, false, 0);
 	n = (int) SPI_processed;
 	MemoryContextSwitchTo(batch_cxt);
 	runs = palloc0(sizeof(ExecRun) * Max(n, 1));
@@ -2162,4 +2482,62 @@ OfRunDue(int max_executions, long *next_due)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(batch_cxt);
 	return transitions;
+}
+
+/* ---------------------------------------------------------------------
+ * Synchronous runs (start_sync_execution, control.c)
+ * --------------------------------------------------------------------- */
+
+/* See orderflow.h */
+void
+OfRunExecutionTree(pg_uuid_t *root_id)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "orderflow: SPI_connect failed");
+	PG_TRY();
+	{
+		sync_root = root_id;
+		for (;;)
+		{
+			Datum		arg = UUIDPGetDatum(root_id);
+			bool		isnull;
+			TimestampTz due;
+			long		secs;
+			int			usecs;
+			long		unused;
+			int			steps;
+
+			CHECK_FOR_INTERRUPTS();
+
+			/*
+			 * The tree's rows are this transaction's own writes: a snapshot
+			 * that sees the previous batch's changes (read-only statements
+			 * use the active snapshot), also under REPEATABLE READ.
+			 */
+			CommandCounterIncrement();
+			PushCopiedSnapshot(GetActiveSnapshot());
+			UpdateActiveSnapshotCommandId();
+			/* OfRunDue claims only this tree's due rows while sync_root is set */
+			steps = OfRunDue(of_batch_size, &unused);
+			PopActiveSnapshot();
+			if (steps > 0)
+				continue;
+			/* nothing due now: done, or sleep until a retry is due */
+			OfExecQuery(OFQ_TREE_NEXT_DUE, &arg, NULL, false, 1);
+			due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+			if (isnull)
+				break;
+			TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max(1, secs * 1000 + usecs / 1000), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+	PG_FINALLY();
+	{
+		sync_root = NULL;
+	}
+	PG_END_TRY();
+	SPI_finish();
 }

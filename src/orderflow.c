@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "orderflow.h"
 
 #include "miscadmin.h"
@@ -22,6 +24,7 @@ int			of_batch_size = 64;
 int			of_max_payload_bytes = 256 * 1024;
 char	   *of_task_search_path = NULL;
 bool		of_loaded_at_startup = false;
+int			of_retention_s = 90 * 86400;
 
 void		_PG_init(void);
 
@@ -74,6 +77,14 @@ define_runtime_gucs(void)
 							256 * 1024, 1024, MaxAllocSize / 4,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.retention",
+							gettext_noop("How long finished executions and their history are kept."),
+							gettext_noop("The workers delete older finished executions in small batches; 0 keeps them forever."),
+							&of_retention_s,
+							90 * 86400, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("orderflow.task_search_path",
 							   gettext_noop("search_path pinned while a task function runs."),

@@ -30,6 +30,7 @@ extern int	of_batch_size;			/* orderflow.batch_size */
 extern int	of_max_payload_bytes;	/* orderflow.max_payload_size */
 extern char *of_task_search_path;	/* orderflow.task_search_path */
 extern bool of_loaded_at_startup;	/* true under shared_preload_libraries */
+extern int	of_retention_s;			/* orderflow.retention, seconds (0: keep) */
 
 /* ---- worker.c: the launcher, the pool, shared memory and wake-ups ---- */
 extern void OfShmemInit(void);		/* hooks, called from _PG_init */
@@ -40,6 +41,10 @@ extern void OfWakeWorkersAtCommit(void);
 extern void OfNotifyFinishedAtCommit(void);
 /* Sleep until something finished somewhere, or timeout_ms passed. */
 extern void OfWaitForFinish(long timeout_ms);
+/* Wake get_activity_task() callers when the current transaction commits. */
+extern void OfNotifyActivityAtCommit(void);
+/* Sleep until an activity task was queued somewhere, or timeout_ms passed. */
+extern void OfWaitForActivity(long timeout_ms);
 /* true when a launcher is running (the library was preloaded) */
 extern bool OfWorkersAvailable(void);
 /* Pids of the running pool workers into pids[0..max-1]; returns the count */
@@ -55,6 +60,18 @@ extern int	OfWorkerPids(int *pids, int max);
  * (-1 if none known), so an idle worker can sleep exactly that long.
  */
 extern int	OfRunDue(int max_executions, long *next_due_ms);
+
+/*
+ * Run one execution and its descendants to the end in the current
+ * transaction (start_sync_execution), sleeping for retry delays.  SPI need
+ * not be connected.
+ */
+struct pg_uuid_t;
+extern void OfRunExecutionTree(struct pg_uuid_t *root_id);
+
+/* ---- retention.c ---- */
+/* Delete up to max_executions expired executions (transaction started) */
+extern int64 OfPurgeExpired(int max_executions);
 
 /*
  * Abort the running descendants (Parallel branches, Map iterations) of an

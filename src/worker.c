@@ -58,6 +58,9 @@
 #define OF_ERROR_PAUSE_MS		1000
 /* Shortest idle sleep, so "due now but locked by a peer" cannot spin */
 #define OF_MIN_SLEEP_MS			10
+/* Retention: how often the pool purges, and how many executions a batch */
+#define OF_PURGE_INTERVAL_MS	5000
+#define OF_PURGE_BATCH			100
 
 /* One worker's entry in shared memory */
 typedef struct OfWorkerSlot
@@ -77,6 +80,11 @@ typedef struct OfSharedData
 	/* bumped before each finished_cv broadcast; see OfWaitForFinish */
 	pg_atomic_uint64 finished_count;
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
+	/* bumped before each activity_cv broadcast; see OfWaitForActivity */
+	pg_atomic_uint64 activity_count;
+	ConditionVariable activity_cv;	/* broadcast when activity tasks are queued */
+	/* retention: when a worker last purged (protected by mutex) */
+	TimestampTz last_purge;
 } OfSharedData;
 
 /* What the launcher knows about one pool position (launcher-local) */
@@ -105,9 +113,12 @@ static bool launcher_out_of_slots = false;
 static bool xact_callback_registered = false;
 static bool wake_workers_at_commit = false;
 static bool notify_finished_at_commit = false;
+static bool notify_activity_at_commit = false;
 
 /* finished_count as of the end of this backend's last OfWaitForFinish */
 static uint64 finished_count_seen = 0;
+/* activity_count as of the end of this backend's last OfWaitForActivity */
+static uint64 activity_count_seen = 0;
 
 PGDLLEXPORT void orderflow_launcher_main(Datum main_arg);
 PGDLLEXPORT void orderflow_worker_main(Datum main_arg);
@@ -157,6 +168,8 @@ of_shmem_startup(void)
 		SpinLockInit(&of_shared->mutex);
 		pg_atomic_init_u64(&of_shared->finished_count, 0);
 		ConditionVariableInit(&of_shared->finished_cv);
+		pg_atomic_init_u64(&of_shared->activity_count, 0);
+		ConditionVariableInit(&of_shared->activity_cv);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -270,8 +283,14 @@ of_xact_callback(XactEvent event, void *arg)
 				of_wake_workers();
 			if (notify_finished_at_commit)
 				of_broadcast_finished();
+			if (notify_activity_at_commit)
+			{
+				pg_atomic_fetch_add_u64(&of_shared->activity_count, 1);
+				ConditionVariableBroadcast(&of_shared->activity_cv);
+			}
 			wake_workers_at_commit = false;
 			notify_finished_at_commit = false;
+			notify_activity_at_commit = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -279,6 +298,7 @@ of_xact_callback(XactEvent event, void *arg)
 			/* aborted work needs nobody; prepared work is not visible yet */
 			wake_workers_at_commit = false;
 			notify_finished_at_commit = false;
+			notify_activity_at_commit = false;
 			break;
 		default:
 			break;
@@ -313,6 +333,46 @@ OfNotifyFinishedAtCommit(void)
 		return;					/* not preloaded: waiters poll instead */
 	of_ensure_xact_callback();
 	notify_finished_at_commit = true;
+}
+
+/* Wake get_activity_task() callers when the current transaction commits */
+void
+OfNotifyActivityAtCommit(void)
+{
+	if (of_shared == NULL)
+		return;					/* not preloaded: waiters poll instead */
+	of_ensure_xact_callback();
+	notify_activity_at_commit = true;
+}
+
+/*
+ * Sleep until an activity task was queued somewhere, or timeout_ms passed;
+ * the counter closes the gap between the caller's look and the sleep, as
+ * in OfWaitForFinish.  Without shared memory, nap 100 ms (the caller polls).
+ */
+void
+OfWaitForActivity(long timeout_ms)
+{
+	ConditionVariable *cv;
+
+	CHECK_FOR_INTERRUPTS();
+	if (of_shared == NULL)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(1, Min(timeout_ms, 100)), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		return;
+	}
+	cv = &of_shared->activity_cv;
+	if (timeout_ms > INT_MAX)
+		timeout_ms = INT_MAX;
+	ConditionVariablePrepareToSleep(cv);
+	if (pg_atomic_read_u64(&of_shared->activity_count) == activity_count_seen)
+		(void) ConditionVariableTimedSleep(cv, timeout_ms, PG_WAIT_EXTENSION);
+	activity_count_seen = pg_atomic_read_u64(&of_shared->activity_count);
+	ConditionVariableCancelSleep();
+	CHECK_FOR_INTERRUPTS();
 }
 
 /* Without shared memory, nap briefly so the caller can poll */
@@ -786,6 +846,50 @@ of_worker_iteration(long *next_due_ms)
 	return steps;
 }
 
+/*
+ * Retention: at most every OF_PURGE_INTERVAL_MS one worker of the pool
+ * deletes a small batch of expired executions in a transaction of its
+ * own (retention.c).  A full batch means more are waiting: purge again
+ * on the next loop.
+ */
+static void
+of_maybe_purge(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	bool		mine = false;
+	int64		purged = 0;
+
+	if (of_retention_s <= 0)
+		return;
+	SpinLockAcquire(&of_shared->mutex);
+	if (of_shared->last_purge == 0 ||
+		now - of_shared->last_purge >= (TimestampTz) OF_PURGE_INTERVAL_MS * 1000)
+	{
+		of_shared->last_purge = now;
+		mine = true;
+	}
+	SpinLockRelease(&of_shared->mutex);
+	if (!mine)
+		return;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "purging expired executions");
+	if (OidIsValid(get_extension_oid("orderflow", true)))
+		purged = OfPurgeExpired(OF_PURGE_BATCH);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(worker_loop_cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	if (purged >= OF_PURGE_BATCH)
+	{
+		SpinLockAcquire(&of_shared->mutex);
+		of_shared->last_purge = 0;
+		SpinLockRelease(&of_shared->mutex);
+	}
+}
+
 /* Sleep on the latch for up to timeout_ms */
 static void
 of_worker_sleep(long timeout_ms)
@@ -911,6 +1015,8 @@ orderflow_worker_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+
+		of_maybe_purge();
 
 		/* more work may be due right away: loop without sleeping */
 		if (of_worker_iteration(&next_due_ms) > 0)

@@ -1,0 +1,320 @@
+/*-------------------------------------------------------------------------
+ *
+ * control.c
+ *	  Execution control: redrive_execution() and start_sync_execution().
+ *
+ * Redrive restarts a FAILED, TIMED_OUT or ABORTED top-level execution at
+ * the state it ended in (current_state and state_input are kept when an
+ * execution ends), with its history kept and an ExecutionRedriven event;
+ * a Parallel or Map state starts all its branches or iterations again.
+ *
+ * start_sync_execution inserts an execution like start_execution and then
+ * runs it, with its Parallel branches and Map iterations, to the end in
+ * the calling transaction (executor.c, OfRunExecutionTree).  Definitions
+ * with a state that waits for the outside world or the clock (Wait, a
+ * .waitForTaskToken callback, an activity) are refused before anything
+ * is inserted; a Retry's delay is slept in the session.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "callback.h"
+#include "definition.h"
+#include "storage.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* SQLSTATE of a synchronous execution that did not succeed */
+#define ERRCODE_OF_EXECUTION_FAILED MAKE_SQLSTATE('O','F','0','0','2')
+
+extern Datum orderflow_start_execution(PG_FUNCTION_ARGS);
+
+/* Identity saved while acting as the extension owner */
+typedef struct OwnerSwitch
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} OwnerSwitch;
+
+/* Act as the extension owner for orderflow's own reads and writes */
+static void
+become_extension_owner(OwnerSwitch *sw)
+{
+	bool		isnull;
+	Oid			owner;
+
+	OfExecQuery(OFQ_EXTENSION_OWNER, NULL, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"orderflow\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION orderflow;")));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
+	SetUserIdAndSecContext(owner, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Return to the caller's identity */
+static void
+restore_identity(OwnerSwitch *sw)
+{
+	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
+}
+
+/* Connect SPI or fail */
+static void
+connect_spi(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "orderflow: SPI_connect failed");
+}
+
+/* uuid text */
+static char *
+uuid_text(pg_uuid_t *id)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+/* ---------------------------------------------------------------------
+ * redrive_execution
+ * --------------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(orderflow_redrive_execution);
+
+/* redrive_execution(id): restart a failed execution at the state that failed */
+Datum
+orderflow_redrive_execution(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
+	Datum		arg = UUIDPGetDatum(id);
+	OwnerSwitch sw;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	char	   *status;
+	Oid			owner;
+	int			event_id;
+	bool		has_state;
+	bool		is_child;
+	TimestampTz started_at;
+	TimestampTz timeout_at;
+	bool		has_timeout;
+	int			redrives;
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		v[4];
+	char		n[4] = {' ', ' ', ' ', ' '};
+	char	   *details;
+
+	connect_spi();
+	become_extension_owner(&sw);
+	OfExecQuery(OFQ_REDRIVE_LOCK, &arg, NULL, false, 1);
+	restore_identity(&sw);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("execution %s does not exist", uuid_text(id))));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	status = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+	event_id = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	(void) SPI_getbinval(tup, desc, 4, &has_state);
+	has_state = !has_state;
+	is_child = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+	started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
+	timeout_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+	has_timeout = !isnull;
+	redrives = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("execution %s does not exist", uuid_text(id))));
+	if (is_child)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("execution %s is a Parallel branch or Map iteration", uuid_text(id)),
+				 errhint("Redrive the top-level execution; it starts the branches again.")));
+	if (strcmp(status, "FAILED") != 0 && strcmp(status, "TIMED_OUT") != 0 &&
+		strcmp(status, "ABORTED") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("execution %s cannot be redriven: its status is %s", uuid_text(id), status),
+				 errhint("Only FAILED, TIMED_OUT and ABORTED executions can be redriven.")));
+	if (!has_state)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("execution %s cannot be redriven: it has no state to restart from", uuid_text(id)),
+				 errdetail("It failed inside orderflow before it entered a state."),
+				 errhint("Start a new execution instead.")));
+
+	v[0] = arg;
+	v[1] = TimestampTzGetDatum(now);
+	/* an execution timeout runs again in full */
+	if (has_timeout)
+		v[2] = TimestampTzGetDatum(now + (timeout_at - started_at));
+	else
+		n[2] = 'n', v[2] = (Datum) 0;
+	v[3] = Int32GetDatum(event_id + 1);
+	become_extension_owner(&sw);
+	OfExecQuery(OFQ_REDRIVE, v, n, false, 0);
+	details = psprintf("{\"redriveCount\": %d}", redrives + 1);
+	OfBufferEvent(id, event_id, event_id - 1, "ExecutionRedriven", NULL, now,
+				  DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(details))),
+				  owner);
+	OfFlushEvents();
+	OfWakeWorkersAtCommit();
+	restore_identity(&sw);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * start_sync_execution
+ * --------------------------------------------------------------------- */
+
+/* Refuse a machine with a state that would park the execution */
+static void
+check_syncable(const char *state_machine, OfMachine *m)
+{
+	for (int i = 0; i < m->n_states; i++)
+	{
+		OfState    *st = &m->states[i];
+		const char *why = NULL;
+
+		if (st->type == OF_STATE_WAIT)
+			why = "it is a Wait state";
+		else if (st->type == OF_STATE_TASK && st->resource != NULL)
+		{
+			OfResourceKind kind = OfClassifyResource(st->resource, NULL);
+
+			if (kind == OF_RESOURCE_CALLBACK)
+				why = "it waits for a task token (.waitForTaskToken)";
+			else if (kind == OF_RESOURCE_ACTIVITY)
+				why = "it is an activity task";
+		}
+		if (why != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("state machine \"%s\" cannot run synchronously: state \"%s\" would wait",
+							state_machine, st->name),
+					 errdetail("State \"%s\" cannot run synchronously: %s.", st->name, why),
+					 errhint("Use orderflow.start_execution() for workflows that wait.")));
+		for (int b = 0; b < st->n_branches; b++)
+			check_syncable(state_machine, st->branches[b]);
+		if (st->iterator != NULL)
+			check_syncable(state_machine, st->iterator);
+	}
+}
+
+/* A random (version 4) UUID */
+static void
+random_uuid(pg_uuid_t *id)
+{
+	if (!pg_strong_random(id->data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random execution id")));
+	id->data[6] = (id->data[6] & 0x0f) | 0x40;
+	id->data[8] = (id->data[8] & 0x3f) | 0x80;
+}
+
+PG_FUNCTION_INFO_V1(orderflow_start_sync_execution);
+
+/*
+ * start_sync_execution(state_machine, input): run an execution to the end
+ * in this transaction and return its output; raise its error if it fails.
+ */
+Datum
+orderflow_start_sync_execution(PG_FUNCTION_ARGS)
+{
+	char	   *sm;
+	Datum		input;
+	Datum		arg;
+	OwnerSwitch sw;
+	bool		isnull;
+	pg_uuid_t	def_id;
+	pg_uuid_t	name_id;
+	pg_uuid_t  *id;
+	OfDefinition *def;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	char	   *status;
+	Jsonb	   *output = NULL;
+	char	   *error;
+	char	   *cause;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("state machine name must not be NULL")));
+	sm = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	input = PG_ARGISNULL(1) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))
+		: PG_GETARG_DATUM(1);
+
+	connect_spi();
+	arg = CStringGetTextDatum(sm);
+	become_extension_owner(&sw);
+	OfExecQuery(OFQ_LATEST_DEFINITION, &arg, NULL, true, 1);
+	restore_identity(&sw);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("state machine \"%s\" does not exist", sm),
+				 errhint("Create it with orderflow.create_state_machine().")));
+	memcpy(&def_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+		   sizeof(pg_uuid_t));
+	def = OfGetDefinition(&def_id);
+	check_syncable(sm, def->machine);
+	SPI_finish();
+
+	random_uuid(&name_id);
+	id = DatumGetUUIDP(DirectFunctionCall3(orderflow_start_execution,
+										   CStringGetTextDatum(sm), input,
+										   CStringGetTextDatum(uuid_text(&name_id))));
+
+	connect_spi();
+	become_extension_owner(&sw);
+	OfRunExecutionTree(id);
+	arg = UUIDPGetDatum(id);
+	OfExecQuery(OFQ_EXECUTION_RESULT, &arg, NULL, false, 1);
+	restore_identity(&sw);
+	if (SPI_processed == 0)
+		elog(ERROR, "orderflow: synchronous execution %s disappeared", uuid_text(id));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	status = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+	arg = SPI_getbinval(tup, desc, 2, &isnull);
+	if (!isnull)
+		output = DatumGetJsonbPCopy(arg);
+	error = SPI_getvalue(tup, desc, 3);
+	cause = SPI_getvalue(tup, desc, 4);
+	SPI_finish();
+
+	if (strcmp(status, "SUCCEEDED") == 0)
+	{
+		if (output == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_JSONB_P(output);
+	}
+	if (strcmp(status, "RUNNING") == 0)
+		elog(ERROR, "orderflow: synchronous execution %s stopped while running", uuid_text(id));
+	ereport(ERROR,
+			(errcode(ERRCODE_OF_EXECUTION_FAILED),
+			 errmsg("synchronous execution of \"%s\" %s: %s", sm,
+					strcmp(status, "TIMED_OUT") == 0 ? "timed out" :
+					strcmp(status, "ABORTED") == 0 ? "was aborted" : "failed",
+					error ? error : "(no error name)"),
+			 cause ? errdetail("%s", cause) : 0,
+			 errhint("Its history is rolled back with this error; run it with orderflow.start_execution() to keep it.")));
+	PG_RETURN_NULL();
+}
