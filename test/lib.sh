@@ -124,7 +124,7 @@ of_as_user() {
 of_run_inner() {
   local -a OF_CMD
   of_user_cmd "$@"
-  setsid "${OF_CMD[@]}" </dev/null &
+  setsid "${OF_CMD[@]}" </dev/null 9<&- &
   OF_INNER_PID=$!
   wait "$OF_INNER_PID"
   local rc=$?
@@ -181,6 +181,21 @@ of_make_copy() {  # of_make_copy REPO PREFIX
   fi
 }
 
+# Runs on one machine share one installed extension: hold a lock from
+# `make install` to the end of the run (fd 9, released when this script
+# exits; the inner stage and the clusters do not inherit it), so that a
+# concurrent run does not replace the extension under our tests.
+OF_LOCK_FILE=/tmp/orderflow-install.lock
+of_lock_install() {
+  command -v flock >/dev/null 2>&1 || return 0
+  [ -e "$OF_LOCK_FILE" ] || { : > "$OF_LOCK_FILE" && chmod 666 "$OF_LOCK_FILE"; } 2>/dev/null
+  exec 9<"$OF_LOCK_FILE" || return 0
+  if ! flock -n 9; then
+    of_log "waiting for another orderflow run on this machine to finish (lock $OF_LOCK_FILE)"
+    flock -w 1800 9 || of_warn "still locked after 30 min: going on anyway"
+  fi
+}
+
 # Build in the copy (as the run user) and install (as root).
 # Build output goes to OF_WORK/build.log; its tail is shown on failure.
 of_build_install() {
@@ -192,6 +207,7 @@ of_build_install() {
     echo "-----------------------------------------------------"
     return 1
   fi
+  of_lock_install
   of_log "installing (make install)"
   if ! of_as_root make -C "$OF_WORK/repo" PG_CONFIG="$OF_PG_CONFIG" install >>"$log" 2>&1; then
     echo "---- make install failed; last 40 lines ----"
