@@ -10,6 +10,8 @@
 # 3. as a non-root user (postgres when run as root: initdb refuses root) on
 #    that copy, runs the suites:
 #      c-tests      make -C test/c check                 (server-free)
+#      fuzz         make -C test/fuzz run: libFuzzer targets, FUZZ_SECONDS
+#                   each (default 18), one count per target (server-free)
 #      regress      pg_regress, temp instance, sql/ + expected/,
 #                   test/orderflow.conf (database contrib_regression)
 #      isolation    pg_isolation_regress, temp instance, test/isolation/,
@@ -22,7 +24,8 @@
 #    that could not run at all counts as 1 failed.
 #
 # Environment (all optional):
-#   SUITES="c regress isolation tap conformance demo"   which suites to run
+#   SUITES="c fuzz regress isolation tap conformance demo"   which suites to run
+#   FUZZ_SECONDS=18               fuzzing time per fuzz target
 #   CONFORMANCE_ARGS="--public"   extra arguments for the conformance runner
 #   CONF_DEADLINE=600             the conformance runner's overall wait budget
 #   DEMO_ORDERS=200               size of the demo run
@@ -35,7 +38,7 @@ REPO="$(cd "$HERE/.." && pwd)"
 # shellcheck source=test/lib.sh
 . "$HERE/lib.sh"
 
-SUITES="${SUITES:-c regress isolation tap conformance demo}"
+SUITES="${SUITES:-c fuzz regress isolation tap conformance demo}"
 
 # ------------------------------------------------------------ the inner ---
 # Runs as OF_RUN_USER in OF_WORK/repo; appends "suite<TAB>passed<TAB>failed
@@ -93,6 +96,23 @@ suite_c() {
     set -- $counts
     if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then record c-tests "$1" 1 "exit $rc"
     else record c-tests "$1" "$2"; fi
+  fi
+}
+
+suite_fuzz() {
+  banner "fuzz (make -C test/fuzz run FUZZ_SECONDS=${FUZZ_SECONDS:-18})"
+  if [ ! -f test/fuzz/Makefile ]; then record fuzz 0 0 "skipped: no test/fuzz/Makefile"; return; fi
+  local log="$OF_WORK/fuzz.log" rc counts execs
+  timeout --foreground -k 10 600 make -C test/fuzz run FUZZ_SECONDS="${FUZZ_SECONDS:-18}" >"$log" 2>&1; rc=$?
+  show_log "$log"
+  counts="$(parse_np_nf "$log")"
+  execs="$(grep -aE '^fuzz: [0-9]+ executions' "$log" | tail -n 1 | sed -E 's/^fuzz: ([0-9]+).*/\1/')"
+  if [ -z "$counts" ]; then
+    record fuzz 0 1 "did not run to the end (exit $rc)"
+  else
+    set -- $counts
+    if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then record fuzz "$1" 1 "exit $rc"
+    else record fuzz "$1" "$2" "${execs:-0} executions"; fi
   fi
 }
 
@@ -259,7 +279,7 @@ inner() {
   cd "$OF_WORK/repo" || exit 2
   : > "$OF_WORK/results.tsv"
   local s
-  for s in c regress isolation tap conformance demo; do
+  for s in c fuzz regress isolation tap conformance demo; do
     SUITE_T0=$(date +%s)
     want "$s" && "suite_$s"
   done
@@ -306,7 +326,7 @@ BUILD_NOTE=""
 if ! of_build_install; then BUILD_OK=0; BUILD_NOTE="make or make install failed"; fi
 
 of_run_inner OF_WORK="$OF_WORK" OF_RUN_USER="$OF_RUN_USER" OF_BUILD_OK="$BUILD_OK" \
-    SUITES="$SUITES" CONFORMANCE_ARGS="${CONFORMANCE_ARGS:-}" \
+    SUITES="$SUITES" FUZZ_SECONDS="${FUZZ_SECONDS:-18}" CONFORMANCE_ARGS="${CONFORMANCE_ARGS:-}" \
     CONF_DEADLINE="${CONF_DEADLINE:-600}" DEMO_ORDERS="${DEMO_ORDERS:-200}" \
     bash "$OF_WORK/repo/test/run_all.sh" --inner
 INNER_RC=$?
