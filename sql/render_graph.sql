@@ -109,6 +109,33 @@ SELECT orderflow.create_state_machine('render_shapes', $${"StartAt": "Say \"hi\"
 SELECT orderflow.render_graph('render_shapes');
 SELECT orderflow.render_graph('render_shapes', format => 'graphviz');
 
+-- An execution with Parallel branches and Map iterations (child
+-- executions): the nested states are coloured over all their runs
+CREATE FUNCTION public.render_three_fails(input jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (input ->> 'v')::integer = 3 THEN
+        PERFORM orderflow.raise_error('Three', 'three is bad');
+    END IF;
+    RETURN input;
+END
+$$;
+SELECT orderflow.create_state_machine('render_nested', $${"StartAt": "Fan", "States": {
+ "Fan": {"Type": "Parallel", "Branches": [
+     {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "End": true}}},
+     {"StartAt": "B2", "States": {"B2": {"Type": "Pass", "Next": "B3"}, "B3": {"Type": "Succeed"}}}],
+   "Next": "Each"},
+ "Each": {"Type": "Map", "ItemsPath": "$[0].items", "ItemProcessor": {"StartAt": "Item", "States": {
+      "Item": {"Type": "Task", "Resource": "public.render_three_fails",
+               "Retry": [{"ErrorEquals": ["Three"], "IntervalSeconds": 1, "MaxAttempts": 1}], "Next": "After"},
+      "After": {"Type": "Pass", "End": true}}},
+   "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Oops"}], "Next": "Done"},
+ "Oops": {"Type": "Pass", "End": true},
+ "Done": {"Type": "Succeed"}}}$$) \gset
+SELECT orderflow.start_execution('render_nested', '{"items": [{"v": 1}, {"v": 2}, {"v": 3}]}', 'nested-1') AS nested \gset
+SELECT pg_temp.wait_for(:'nested');
+SELECT orderflow.render_graph('render_nested', :'nested');
+
 -- Errors
 \pset format aligned
 \pset tuples_only off

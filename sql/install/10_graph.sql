@@ -9,7 +9,9 @@
  * and the branches of Parallel states and the item processor of Map states
  * as nested subgraphs.  Given an execution, it draws the version that
  * execution runs and colours it from the execution's history: the path
- * taken in bold, each state by its outcome.
+ * taken in bold, each state by its outcome.  States inside branches and
+ * item processors are coloured from the child executions that ran them,
+ * summed over all runs (Map items).
  *
  * The helpers graph_rule_text, graph_retry_text, graph_escape and
  * graph_layout are internal (their output may change); only render_graph
@@ -274,7 +276,8 @@ BEGIN
             bidx := bidx + 1;
             cid := nid || 'b' || bidx;
             clusters := clusters || jsonb_build_array(jsonb_build_object(
-                'id', cid, 'parent', cluster,
+                'id', cid, 'parent', cluster, 'state', s, 'type', st ->> 'Type',
+                'branch', CASE WHEN st ->> 'Type' = 'Parallel' THEN bidx - 1 END,
                 'label', CASE WHEN st ->> 'Type' = 'Map' THEN s || ': each item'
                               ELSE s || ': branch ' || bidx END));
             sub := orderflow.graph_layout(branch -> 'States', branch ->> 'StartAt', cid || '_', cid, depth + 1);
@@ -315,6 +318,13 @@ DECLARE
     g jsonb;
     stats jsonb := '{}';        -- state -> {entered, exited, retries, caught, caught_errors}
     taken jsonb := '{}';        -- "from>to>kind" -> true, for the path
+    node_by_id jsonb;           -- node id -> node
+    cluster_execs jsonb := '{}';    -- cluster id -> [child execution ids]
+    nstats jsonb := '{}';       -- cluster id -> state -> stats, from the child executions
+    ntaken jsonb := '{}';       -- "cluster|from>to" -> true
+    fnode jsonb;
+    tnode jsonb;
+    ids uuid[];
     outcome jsonb := '{}';      -- node id -> class
     out text[] := ARRAY[]::text[];
     n jsonb;
@@ -446,6 +456,53 @@ BEGIN
         IF ex.status = 'SUCCEEDED' AND last_state IS NOT NULL THEN
             taken := taken || jsonb_build_object(last_state || '>>end', true);
         END IF;
+
+        -- Parallel branches and Map iterations ran as child executions:
+        -- each cluster's are the children of its parent cluster's (or of
+        -- this execution) that its state started, for its branch
+        FOR c IN SELECT x.v FROM jsonb_array_elements(g -> 'clusters') AS x(v) LOOP
+            IF c -> 'parent' = 'null'::jsonb THEN
+                ids := ARRAY[render_graph.execution];
+            ELSE
+                ids := ARRAY(SELECT jsonb_array_elements_text(cluster_execs -> (c ->> 'parent'))::uuid);
+            END IF;
+            ids := ARRAY(SELECT x.id FROM orderflow.executions AS x
+                          WHERE x.parent_id = ANY (ids) AND x.parent_state = c ->> 'state'
+                            AND (c -> 'branch' = 'null'::jsonb OR x.branch_index = (c ->> 'branch')::integer));
+            cluster_execs := cluster_execs || jsonb_build_object(c ->> 'id', to_jsonb(ids));
+            CONTINUE WHEN cardinality(ids) = 0;
+            SELECT coalesce(jsonb_object_agg(x.state_name, jsonb_build_object(
+                       'entered', x.entered, 'exited', x.exited, 'retries', x.retries,
+                       'caught', x.caught, 'caught_errors', x.caught_errors,
+                       'running', (SELECT count(*) FROM orderflow.executions AS k
+                                    WHERE k.id = ANY (ids) AND k.status = 'RUNNING' AND k.current_state = x.state_name),
+                       'failed', (SELECT count(*) FROM orderflow.executions AS k
+                                   WHERE k.id = ANY (ids) AND k.status IN ('FAILED', 'TIMED_OUT', 'ABORTED')
+                                     AND k.current_state = x.state_name),
+                       'ended_ok', (SELECT count(*) FROM orderflow.executions AS k
+                                     WHERE k.id = ANY (ids) AND k.status = 'SUCCEEDED' AND k.current_state = x.state_name),
+                       'runs', cardinality(ids))), '{}')
+              INTO st
+              FROM (SELECT h.state_name,
+                           count(*) FILTER (WHERE h.type LIKE '%StateEntered') AS entered,
+                           count(*) FILTER (WHERE h.type LIKE '%StateExited') AS exited,
+                           count(*) FILTER (WHERE h.type = 'RetryScheduled') AS retries,
+                           count(*) FILTER (WHERE h.type = 'CatchMatched') AS caught,
+                           string_agg(DISTINCT h.details ->> 'error', ', ')
+                               FILTER (WHERE h.type = 'CatchMatched') AS caught_errors
+                      FROM orderflow.execution_history AS h
+                     WHERE h.execution_id = ANY (ids) AND h.state_name IS NOT NULL
+                     GROUP BY h.state_name) AS x;
+            nstats := nstats || jsonb_build_object(c ->> 'id', st);
+            SELECT coalesce(jsonb_object_agg((c ->> 'id') || '|' || y.prev || '>' || y.state_name, true), '{}')
+              INTO st
+              FROM (SELECT DISTINCT lag(h.state_name) OVER w AS prev, h.state_name
+                      FROM orderflow.execution_history AS h
+                     WHERE h.execution_id = ANY (ids) AND h.type LIKE '%StateEntered'
+                    WINDOW w AS (PARTITION BY h.execution_id ORDER BY h.event_id)) AS y
+             WHERE y.prev IS NOT NULL;
+            ntaken := ntaken || st;
+        END LOOP;
     END IF;
 
     /* ---- header */
@@ -501,9 +558,15 @@ BEGIN
             SELECT array_agg(x.l ORDER BY x.k) INTO notes
               FROM jsonb_array_elements_text(n -> 'lines') WITH ORDINALITY AS x(l, k);
             cls := NULL;
-            IF execution IS NOT NULL AND (n -> 'top') = 'true' THEN
-                st := stats -> (n ->> 'state');
-                IF st IS NOT NULL AND (st ->> 'entered')::integer > 1 THEN
+            IF execution IS NOT NULL THEN
+                IF (n -> 'top') = 'true' THEN
+                    st := stats -> (n ->> 'state');
+                ELSE
+                    st := nstats #> ARRAY[n ->> 'cluster', n ->> 'state'];
+                END IF;
+                IF st IS NOT NULL AND (n -> 'top') <> 'true' AND (st ->> 'runs')::integer > 1 THEN
+                    notes := notes || format('entered %s× in %s runs', st ->> 'entered', st ->> 'runs');
+                ELSIF st IS NOT NULL AND (st ->> 'entered')::integer > 1 THEN
                     notes := notes || format('entered %s×', st ->> 'entered');
                 END IF;
                 IF st IS NOT NULL AND (st ->> 'retries')::integer > 0 THEN
@@ -511,6 +574,24 @@ BEGIN
                 END IF;
                 IF st IS NULL THEN
                     cls := 'unvisited';
+                ELSIF (n -> 'top') <> 'true' THEN
+                    -- a state of a branch / item processor, over its runs
+                    IF (st ->> 'running')::integer > 0 THEN
+                        cls := 'running';
+                        notes := notes || format('now: %s here', st ->> 'running');
+                    ELSIF (st ->> 'failed')::integer > 0 THEN
+                        cls := 'failed';
+                        notes := notes || format('failed in %s of %s runs', st ->> 'failed', st ->> 'runs');
+                    ELSIF (st ->> 'caught')::integer > 0 THEN
+                        cls := 'caught';
+                        notes := notes || ('caught: ' || coalesce(st ->> 'caught_errors', '?'));
+                    ELSIF (st ->> 'retries')::integer > 0 THEN
+                        cls := 'retried';
+                    ELSIF (st ->> 'exited')::integer > 0 THEN
+                        cls := 'succeeded';
+                    ELSE
+                        cls := 'unvisited';
+                    END IF;
                 ELSIF ex.status = 'RUNNING' AND ex.current_state = n ->> 'state' THEN
                     cls := 'running';
                     notes := notes || CASE WHEN ex.phase = 'retry' THEN 'now: waiting to retry' ELSE 'now: here' END;
@@ -579,24 +660,39 @@ BEGIN
         END IF;
     END LOOP;
 
+    /* ---- DOT: a legend for the colours, at the bottom */
+    IF fmt = 'dot' AND execution IS NOT NULL THEN
+        out := out || ARRAY[
+            '  "legend" [shape=plaintext, style="", fontsize=9, label=<<table border="0" cellborder="1" cellspacing="3" cellpadding="3"><tr>'
+            || '<td bgcolor="#c8e6c9" color="#2e7d32">succeeded</td>'
+            || '<td bgcolor="#ffe0b2" color="#ef6c00">succeeded after retries</td>'
+            || '<td bgcolor="#ffcdd2" color="#c62828">failed</td>'
+            || '<td bgcolor="#e1bee7" color="#6a1b9a">error caught</td>'
+            || '<td bgcolor="#bbdefb" color="#1565c0">running</td>'
+            || '<td bgcolor="#f5f5f5" color="#9e9e9e">not reached</td>'
+            || '<td color="#ef6c00" border="3">orange border: retried</td></tr></table>>];',
+            '  { rank=sink; "legend"; }'];
+    END IF;
+
     /* ---- edges */
+    SELECT jsonb_object_agg(x.v ->> 'id', x.v) INTO node_by_id FROM jsonb_array_elements(g -> 'nodes') AS x(v);
     FOR e IN SELECT x.v FROM jsonb_array_elements(g -> 'edges') AS x(v) LOOP
         is_taken := false;
         IF execution IS NOT NULL THEN
-            -- map node ids back to state names for the path lookup
-            SELECT bool_or(
-                CASE e ->> 'kind'
-                    WHEN 'start' THEN taken ? ('>' || t.state || '>start')
-                    WHEN 'end' THEN taken ? (f.state || '>>end')
-                    WHEN 'catch' THEN taken ? (f.state || '>' || t.state || '>catch' || (e ->> 'index'))
-                    ELSE taken ? (f.state || '>' || t.state || '>step')
-                END)
-              INTO is_taken
-              FROM (SELECT (SELECT x.v ->> 'state' FROM jsonb_array_elements(g -> 'nodes') AS x(v)
-                             WHERE x.v ->> 'id' = e ->> 'from' AND (x.v -> 'top') = 'true') AS state) AS f,
-                   (SELECT (SELECT x.v ->> 'state' FROM jsonb_array_elements(g -> 'nodes') AS x(v)
-                             WHERE x.v ->> 'id' = e ->> 'to' AND (x.v -> 'top') = 'true') AS state) AS t;
-            is_taken := coalesce(is_taken, false);
+            fnode := node_by_id -> (e ->> 'from');
+            tnode := node_by_id -> (e ->> 'to');
+            is_taken := coalesce(CASE
+                WHEN e ->> 'kind' = 'start' THEN taken ? ('>' || (tnode ->> 'state') || '>start')
+                WHEN e ->> 'kind' = 'end' THEN taken ? ((fnode ->> 'state') || '>>end')
+                WHEN e ->> 'kind' = 'branch' THEN (nstats #> ARRAY[tnode ->> 'cluster', tnode ->> 'state']) IS NOT NULL
+                WHEN e ->> 'kind' = 'branch_end'
+                    THEN coalesce((nstats #>> ARRAY[fnode ->> 'cluster', fnode ->> 'state', 'ended_ok'])::integer, 0) > 0
+                WHEN fnode ->> 'cluster' IS NOT NULL
+                    THEN ntaken ? ((fnode ->> 'cluster') || '|' || (fnode ->> 'state') || '>' || (tnode ->> 'state'))
+                WHEN e ->> 'kind' = 'catch'
+                    THEN taken ? ((fnode ->> 'state') || '>' || (tnode ->> 'state') || '>catch' || (e ->> 'index'))
+                ELSE taken ? ((fnode ->> 'state') || '>' || (tnode ->> 'state') || '>step')
+            END, false);
         END IF;
         IF fmt = 'mermaid' THEN
             out := out || format('  %s %s%s %s', e ->> 'from',
