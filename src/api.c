@@ -38,6 +38,12 @@
 #include "utils/uuid.h"
 
 #define OF_MAX_NAME_LEN 80
+/*
+ * Largest definition create/update_state_machine store, as jsonb (every
+ * worker keeps the definitions it runs in memory).  A chain of 100,000
+ * states, the most asl_parse.c allows, takes about 5.4 MB.
+ */
+#define OF_MAX_DEFINITION_BYTES (8 * 1024 * 1024)
 
 /* ---------------------------------------------------------------------
  * Helpers
@@ -159,8 +165,15 @@ static Jsonb *
 validated_resources(Jsonb *definition, const char *what)
 {
 	Jsonb	   *resources = NULL;
-	List	   *problems = OfValidateDefinition(definition, &resources);
+	List	   *problems;
 
+	if (VARSIZE(definition) > OF_MAX_DEFINITION_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: the definition is %u bytes, over the limit of %d bytes",
+						what, (unsigned) VARSIZE(definition), OF_MAX_DEFINITION_BYTES),
+				 errhint("Keep large constants (a Pass Result, Parameters) in a table and read them in a task.")));
+	problems = OfValidateDefinition(definition, &resources);
 	OfReportProblems(problems, what);
 	return resources;
 }

@@ -50,6 +50,8 @@
 #define MAX_DELAY_SECONDS		INT64_C(31622400)
 #define MAX_COUNT				INT64_C(99999999)
 #define MAX_RULE_NESTING		1000
+/* states in one definition, counting Parallel branches and Map processors */
+#define MAX_STATES				100000
 #define MESSAGE_SIZE			1024
 #define RESOLVE_MESSAGE_SIZE	512
 
@@ -212,6 +214,8 @@ typedef struct ParseCtx
 	const OfParseOptions *opts;
 	int			n_errors;		/* ERRORs reported so far */
 	bool		has_nested;		/* some Parallel/Map holds a machine */
+	long		n_states_total;	/* states of all machines so far */
+	bool		too_many_states;	/* TOO_MANY_STATES was reported */
 } ParseCtx;
 
 /* The chain of machines enclosing the one being resolved. */
@@ -1909,6 +1913,17 @@ parse_states(ParseCtx *ctx, OfMachine *m, json_object *obj)
 	{
 		problem(ctx, "INVALID_TYPE", m->location_prefix, "States",
 				"States must be an object of named states, got %.80s", describe(states));
+		return;
+	}
+	ctx->n_states_total += json_object_object_length(states);
+	if (ctx->n_states_total > MAX_STATES)
+	{
+		/* once, where the limit was crossed; no more states are parsed */
+		if (!ctx->too_many_states)
+			problem(ctx, "TOO_MANY_STATES", m->location_prefix, "States",
+					"a definition may have at most %d states (counting the states of Parallel branches and Map processors), this one has more",
+					MAX_STATES);
+		ctx->too_many_states = true;
 		return;
 	}
 	m->n_states = json_object_object_length(states);
