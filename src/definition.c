@@ -102,7 +102,14 @@ lookup_task_function(const char *name, int *nargs)
 	/* unquoted identifiers fold to lower case, as in SQL */
 	if (dot != NULL)
 	{
+		Oid			nsp;
+
 		*dot = '\0';
+		/* LookupFuncName raises on a schema we may not use: check first */
+		nsp = get_namespace_oid(downcase_identifier(copy, strlen(copy), false, false), true);
+		if (!OidIsValid(nsp) ||
+			pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+			return InvalidOid;
 		names = lappend(names, makeString(downcase_identifier(copy, strlen(copy), false, false)));
 		names = lappend(names, makeString(downcase_identifier(dot + 1, strlen(dot + 1), false, false)));
 	}
@@ -143,19 +150,31 @@ task_function_problem(Oid fn)
 	return problem;
 }
 
-/* The function a registered resource (register_resource) is bound to */
+/*
+ * The function a registered resource (register_resource) is bound to.
+ * Only registrations made by a role whose privileges the caller has (or
+ * by a superuser) count: otherwise anyone could squat a Resource string
+ * that another role's definitions will use and run their own code with
+ * that role's rights.
+ */
 static Oid
 find_registered_resource(const char *resource)
 {
 	Datum		arg = CStringGetTextDatum(resource);
 	bool		isnull;
 	Datum		fn;
+	Oid			owner;
 
 	OfExecQuery(OFQ_FIND_RESOURCE, &arg, NULL, true, 1);
 	if (SPI_processed == 0)
 		return InvalidOid;
 	fn = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? InvalidOid : DatumGetObjectId(fn);
+	if (isnull)
+		return InvalidOid;
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!has_privs_of_role(GetUserId(), owner) && !superuser_arg(owner))
+		return InvalidOid;
+	return DatumGetObjectId(fn);
 }
 
 /* Record a binding once per resource string */

@@ -53,6 +53,9 @@
 /* Most transitions one execution takes in one transaction */
 #define OF_MAX_CHAIN 64
 
+/* After this long, a batch claims no more rows and commits */
+#define OF_BATCH_BUDGET_MS 200
+
 #define PHASE_RETRY "retry"
 #define PHASE_WAITING "waiting"
 #define PHASE_CHILDREN "children"
@@ -706,6 +709,40 @@ task_timeout_ms(ExecRun *run, OfState *state, json_object *raw, int64 *ms, OfErr
 	return true;
 }
 
+/*
+ * A task may run at most until the execution's own deadline (the state
+ * machine's TimeoutSeconds): its timeout is capped by the time left.
+ */
+static int64
+bounded_timeout(ExecRun *run, int64 timeout_ms)
+{
+	int64		left_ms;
+
+	if (!run->has_timeout)
+		return timeout_ms;
+	left_ms = Max((run->timeout_at - GetCurrentTimestamp() + 999) / 1000, 1);
+	return (timeout_ms > 0) ? Min(timeout_ms, left_ms) : left_ms;
+}
+
+/*
+ * Has the execution's own deadline passed?  (With a few milliseconds of
+ * slack: a task cancelled at the deadline may be stopped a hair early,
+ * since timers count whole milliseconds.)
+ */
+static bool
+execution_deadline_passed(ExecRun *run)
+{
+	return run->has_timeout && GetCurrentTimestamp() >= run->timeout_at - 5000;
+}
+
+/* End the execution TIMED_OUT (its TimeoutSeconds passed) */
+static StepResult
+time_out_execution(ExecRun *run)
+{
+	return finish_execution(run, "TIMED_OUT", NULL, OF_ERR_TIMEOUT,
+							"The execution ran longer than the state machine's TimeoutSeconds");
+}
+
 /* The context argument for two-argument task functions */
 static Jsonb *
 context_for_task(ExecRun *run)
@@ -847,7 +884,9 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 
 		OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
 				   binding->nargs == 2 ? context_for_task(run) : NULL,
-				   timeout_ms, &outcome);
+				   bounded_timeout(run, timeout_ms), &outcome);
+		if (!outcome.ok && execution_deadline_passed(run))
+			return time_out_execution(run);
 		if (!outcome.ok)
 		{
 			emit_event(run, strcmp(outcome.error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
@@ -1004,6 +1043,15 @@ resume_parked_task(ExecRun *run, OfState *state)
 			? "the task was not completed within its TimeoutSeconds"
 			: "no heartbeat arrived within the task's HeartbeatSeconds";
 
+		if (is_activity && strcmp(status, "started") == 0)
+		{
+			json_object *sd = json_object_new_object();
+			char	   *worker = SPI_getvalue(tup, desc, 12);
+
+			if (worker != NULL)
+				json_object_object_add(sd, "workerName", json_object_new_string(worker));
+			emit_event(run, "ActivityStarted", state->name, sd);
+		}
 		v[1] = Int32GetDatum(task_id);
 		v[2] = CStringGetTextDatum("timed_out");
 		v[3] = TimestampTzGetDatum(now);
@@ -1065,7 +1113,9 @@ run_task(ExecRun *run, OfState *state)
 
 	OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
 			   binding->nargs == 2 ? context_for_task(run) : NULL,
-			   timeout_ms, &outcome);
+			   bounded_timeout(run, timeout_ms), &outcome);
+	if (!outcome.ok && execution_deadline_passed(run))
+		return time_out_execution(run);
 	if (!outcome.ok)
 	{
 		emit_event(run, strcmp(outcome.error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
@@ -1477,6 +1527,7 @@ insert_counters(ExecRun *run, int total, int started)
 	args[3] = Int32GetDatum(started);
 	OfExecQuery(OFQ_INSERT_COUNTERS, args, NULL, false, 0);
 }
+
 
 /* Forget the join counters of the current entry */
 static void
@@ -2061,10 +2112,9 @@ advance_execution(ExecRun *run)
 		StepResult	r;
 
 		CHECK_FOR_INTERRUPTS();
-		if (run->has_timeout && GetCurrentTimestamp() >= run->timeout_at)
+		if (execution_deadline_passed(run))
 		{
-			finish_execution(run, "TIMED_OUT", NULL, OF_ERR_TIMEOUT,
-							 "The execution ran longer than the state machine's TimeoutSeconds");
+			time_out_execution(run);
 			return;
 		}
 		r = run_state(run);
@@ -2448,36 +2498,55 @@ OfRunDue(int max_executions, long *next_due)
 	JoinBatch	joins = {0};
 	int			n;
 	int			transitions = 0;
+	int			claimed = 0;
+	int			chunk = 1;
+	TimestampTz batch_start = GetCurrentTimestamp();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "orderflow: SPI_connect failed");
-	args[0] = TimestampTzGetDatum(GetCurrentTimestamp());
-	args[1] = Int32GetDatum(max_executions);
-	if (sync_root != NULL)
-		claim_tree(args);
-	else
-		OfExecQuery(OFQ_CLAIM_DUE, args, NULL, false, 0);
-	n = (int) SPI_processed;
-	MemoryContextSwitchTo(batch_cxt);
-	runs = palloc0(sizeof(ExecRun) * Max(n, 1));
 	joins.cxt = batch_cxt;
-	for (int i = 0; i < n; i++)
-	{
-		load_run(&runs[i], SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
-		runs[i].joins = &joins;
-	}
 
-	for (int i = 0; i < n; i++)
+	/*
+	 * Claim in growing chunks (1, 2, 4, ... up to max_executions): under
+	 * load the batch soon works on many rows per transaction, yet a slow
+	 * task locks few others behind it, and once the batch has run for
+	 * OF_BATCH_BUDGET_MS it stops claiming and commits.  Rows stay locked
+	 * until then, which is what keeps two workers off one execution.
+	 */
+	while (claimed < max_executions)
 	{
-		MemoryContextSwitchTo(step_cxt);
-		process_run(&runs[i]);
-		transitions += Max(runs[i].transitions, 1);
-		MemoryContextReset(step_cxt);
+		int			want = Min(chunk, max_executions - claimed);
+
+		args[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+		args[1] = Int32GetDatum(want);
+		if (sync_root != NULL)
+			claim_tree(args);
+		else
+			OfExecQuery(OFQ_CLAIM_DUE, args, NULL, false, 0);
+		n = (int) SPI_processed;
+		MemoryContextSwitchTo(batch_cxt);
+		runs = palloc0(sizeof(ExecRun) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			load_run(&runs[i], SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+			runs[i].joins = &joins;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			MemoryContextSwitchTo(step_cxt);
+			process_run(&runs[i]);
+			transitions += Max(runs[i].transitions, 1);
+			MemoryContextReset(step_cxt);
+		}
+		claimed += n;
+		if (n < want || GetCurrentTimestamp() - batch_start > OF_BATCH_BUDGET_MS * 1000)
+			break;
+		chunk *= 2;
 	}
 	MemoryContextSwitchTo(batch_cxt);
 	apply_join_batch(&joins);
 	OfFlushEvents();
-	*next_due = (n == 0) ? next_due_ms() : 0;
+	*next_due = (claimed == 0) ? next_due_ms() : 0;
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(batch_cxt);
