@@ -5,6 +5,10 @@
 #                      [--workflow seed|production] [--timeout SECONDS]
 #                      [--engine-batch-size N|keep]
 #
+# Defaults: 10000 orders (or $ORDERS), 4 client sessions, 250 starts per
+# transaction, the seed workflow (order_fulfillment; "production" is
+# order_fulfillment_production), a timeout of 120 s + N/20 s.
+#
 # Normally run by demo/run_demo.sh (the README's main command), which sets
 # PGHOST/PGPORT/PGUSER/PGDATABASE for a throwaway cluster with the
 # extension and demo/order_fulfillment.sql loaded.  Against any other
@@ -53,7 +57,7 @@ TIMEOUT=""
 OUT_DIR="demo/out"
 ENGINE_BATCH=1
 
-usage() { sed -n '2,32p' "$0"; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 die() { echo "surge: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -187,9 +191,9 @@ SELECT p.sku, w.warehouse,
 
 -- the starting stock, for the balance check at the end
 SET client_min_messages = warning;
-DROP TABLE IF EXISTS public.surge_initial_stock;
+DROP TABLE IF EXISTS fulfillment.surge_initial_stock;
 RESET client_min_messages;
-CREATE TABLE public.surge_initial_stock AS
+CREATE TABLE fulfillment.surge_initial_stock AS
 SELECT sku, warehouse, on_hand FROM fulfillment.inventory;
 ANALYZE fulfillment.orders, fulfillment.order_items, fulfillment.inventory, fulfillment.order_status_log;
 SQL
@@ -315,7 +319,7 @@ WITH shipped AS (
     SELECT sku, warehouse, sum(qty) AS qty FROM fulfillment.shipment_lines GROUP BY sku, warehouse
 ), stock AS (
     SELECT s.sku, s.warehouse, s.on_hand AS initial, i.on_hand, i.reserved, coalesce(sh.qty, 0) AS shipped
-      FROM public.surge_initial_stock AS s
+      FROM fulfillment.surge_initial_stock AS s
       JOIN fulfillment.inventory AS i USING (sku, warehouse)
       LEFT JOIN shipped AS sh USING (sku, warehouse)
 ), ex AS (
@@ -371,7 +375,7 @@ if [ "$RC" != 0 ]; then
   "${PSQL[@]}" -c "SELECT s.sku, s.warehouse, s.on_hand AS initial, i.on_hand, i.reserved,
                            (SELECT coalesce(sum(qty), 0) FROM fulfillment.shipment_lines l
                              WHERE l.sku = s.sku AND l.warehouse = s.warehouse) AS shipped
-                      FROM public.surge_initial_stock s JOIN fulfillment.inventory i USING (sku, warehouse)
+                      FROM fulfillment.surge_initial_stock s JOIN fulfillment.inventory i USING (sku, warehouse)
                      WHERE i.reserved <> 0 OR s.on_hand <> i.on_hand + (SELECT coalesce(sum(qty), 0)
                            FROM fulfillment.shipment_lines l WHERE l.sku = s.sku AND l.warehouse = s.warehouse)
                      ORDER BY 1, 2 LIMIT 10"
