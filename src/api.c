@@ -490,7 +490,7 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 		Datum		qarg = CStringGetTextDatum(resource);
 
 		become_extension_owner(&sw);
-		SPI_execute_with_args("SELECT owner::oid FROM orderflow.resources WHERE resource = $1",
+		SPI_execute_with_args("SELECT owner::oid FROM orderflow.resources WHERE resource OPERATOR(pg_catalog.=) $1",
 							  1, (Oid[]) {TEXTOID}, &qarg, NULL, true, 1);
 		restore_identity(&sw);
 		if (SPI_processed > 0)
@@ -560,7 +560,8 @@ existing_execution(const char *state_machine, const char *name, Jsonb *input)
 {
 	Datum		v[2];
 	bool		isnull;
-	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	/* the caller returns it after SPI_finish(): not in SPI's memory */
+	pg_uuid_t  *id = SPI_palloc(sizeof(pg_uuid_t));
 	Jsonb	   *existing_input;
 
 	v[0] = CStringGetTextDatum(state_machine);
@@ -684,6 +685,7 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 	Datum		arg = UUIDPGetDatum(id);
 	char	   *status = NULL;
 	bool		warned = false;
+	text	   *result;
 
 	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													   TimestampTzGetDatum(GetCurrentTimestamp()),
@@ -726,8 +728,12 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 		}
 		OfWaitForFinish(Min(100, Max(1, (deadline - GetCurrentTimestamp()) / 1000)));
 	}
+	/* status is in SPI's memory, which SPI_finish() frees: copy it out */
+	result = (text *) SPI_palloc(VARHDRSZ + strlen(status));
+	SET_VARSIZE(result, VARHDRSZ + strlen(status));
+	memcpy(VARDATA(result), status, strlen(status));
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(status));
+	PG_RETURN_TEXT_P(result);
 }
 
 PG_FUNCTION_INFO_V1(orderflow_stop_execution);

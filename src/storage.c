@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/uuid.h"
 
 #define MAX_QUERY_ARGS 20
@@ -430,11 +431,29 @@ get_plan(OfQuery q)
 	return query_plans[q];
 }
 
-/* Execute a prepared statement and check that SPI liked it */
+/*
+ * Execute a prepared statement and check that SPI liked it.
+ *
+ * The statements run (often as the extension owner, a superuser) with
+ * search_path pinned to pg_catalog, pg_temp: their tables are
+ * schema-qualified, but operators such as "=" are not, and a caller who
+ * put a schema of its own before pg_catalog in search_path could otherwise
+ * have its own "=" (text, text) resolved, and run, inside orderflow's
+ * queries with the owner's rights.  The plan cache re-plans a statement
+ * when search_path differs from the one it was planned with, so plans
+ * prepared or cached under another search_path are not reused as they are.
+ */
 int
 OfExecQuery(OfQuery q, Datum *values, const char *nulls, bool read_only, long count)
 {
-	int			rc = SPI_execute_plan(get_plan(q), values, nulls, read_only, count);
+	int			nest = NewGUCNestLevel();
+	int			rc;
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	rc = SPI_execute_plan(get_plan(q), values, nulls, read_only, count);
+	AtEOXact_GUC(true, nest);
 
 	if (rc < 0)
 		elog(ERROR, "orderflow: \"%s\" failed: %s",
