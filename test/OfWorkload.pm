@@ -164,6 +164,35 @@ sub query_retry
 	die "query failed for a minute: $sql";
 }
 
+# History of every execution of state machine $sm: event ids 1..n without
+# gaps or duplicates (the primary key rules duplicates out; count = max =
+# next_event_id - 1 rules out gaps), one ExecutionStarted (event 1), one
+# terminal event (the last one)
+sub check_history
+{
+	my ($node, $sm, $what) = @_;
+	is( $node->safe_psql(
+			'postgres', qq{SELECT count(*) FROM (
+			    SELECT e.id, e.next_event_id, count(h.event_id) AS n, min(h.event_id) AS lo,
+			           max(h.event_id) AS hi,
+			           count(*) FILTER (WHERE h.type = 'ExecutionStarted') AS started,
+			           count(*) FILTER (WHERE h.type IN ('ExecutionSucceeded', 'ExecutionFailed',
+			                  'ExecutionAborted', 'ExecutionTimedOut')) AS terminal,
+			           max(h.event_id) FILTER (WHERE h.type IN ('ExecutionSucceeded', 'ExecutionFailed',
+			                  'ExecutionAborted', 'ExecutionTimedOut')) AS terminal_at,
+			           max(h.event_id) FILTER (WHERE h.type = 'ExecutionStarted') AS started_at
+			      FROM orderflow.executions AS e
+			      LEFT JOIN orderflow.execution_history AS h ON h.execution_id = e.id
+			     WHERE e.state_machine = '$sm'
+			     GROUP BY e.id, e.next_event_id) AS x
+			   WHERE lo <> 1 OR hi <> n OR next_event_id <> n + 1 OR started <> 1 OR terminal <> 1
+			      OR started_at <> 1 OR terminal_at <> hi}
+		),
+		'0',
+		"$what: history event ids contiguous 1..n, one ExecutionStarted first, one terminal event last"
+	);
+}
+
 # Every check that nothing was lost or done twice, for orders 1..$n
 sub check_all
 {
