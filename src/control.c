@@ -252,6 +252,8 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 	Jsonb	   *output = NULL;
 	char	   *error;
 	char	   *cause;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	MemoryContext oldcxt;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -292,12 +294,18 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 		elog(ERROR, "orderflow: synchronous execution %s disappeared", uuid_text(id));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	/*
+	 * Everything used after SPI_finish() (which frees SPI's memory) is
+	 * copied to the caller's memory context first.
+	 */
+	oldcxt = MemoryContextSwitchTo(caller_cxt);
 	status = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
 	arg = SPI_getbinval(tup, desc, 2, &isnull);
 	if (!isnull)
 		output = DatumGetJsonbPCopy(arg);
 	error = SPI_getvalue(tup, desc, 3);
 	cause = SPI_getvalue(tup, desc, 4);
+	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
 
 	if (strcmp(status, "SUCCEEDED") == 0)
