@@ -2117,6 +2117,14 @@ advance_execution(ExecRun *run)
 			time_out_execution(run);
 			return;
 		}
+		/* an endless cycle must not write history (and hold a worker) forever */
+		if (run->next_event_id > of_max_history_events)
+		{
+			fail_execution(run, OF_ERR_RUNTIME,
+						   psprintf("the execution has written %d history events, the limit orderflow.max_history_events is %d",
+									run->next_event_id - 1, of_max_history_events));
+			return;
+		}
 		r = run_state(run);
 		if (r != STEP_CONTINUE)
 			return;

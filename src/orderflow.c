@@ -22,6 +22,7 @@ char	   *of_database = NULL;
 int			of_poll_interval_ms = 1000;
 int			of_batch_size = 64;
 int			of_max_payload_bytes = 256 * 1024;
+int			of_max_history_events = 25000;
 char	   *of_task_search_path = NULL;
 bool		of_loaded_at_startup = false;
 int			of_retention_s = 90 * 86400;
@@ -68,6 +69,14 @@ define_runtime_gucs(void)
 							&of_batch_size,
 							64, 1, 10000,
 							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.max_history_events",
+							gettext_noop("Most history events one execution may write; then it fails with States.Runtime."),
+							gettext_noop("Like Step Functions' 25,000 events; stops endless cycles."),
+							&of_max_history_events,
+							25000, 100, INT_MAX / 2,
+							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("orderflow.max_payload_size",

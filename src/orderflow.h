@@ -28,6 +28,7 @@ extern char *of_database;			/* orderflow.database */
 extern int	of_poll_interval_ms;	/* orderflow.poll_interval */
 extern int	of_batch_size;			/* orderflow.batch_size */
 extern int	of_max_payload_bytes;	/* orderflow.max_payload_size */
+extern int	of_max_history_events;	/* orderflow.max_history_events */
 extern char *of_task_search_path;	/* orderflow.task_search_path */
 extern bool of_loaded_at_startup;	/* true under shared_preload_libraries */
 extern int	of_retention_s;			/* orderflow.retention, seconds (0: keep) */
