@@ -42,3 +42,9 @@ src/sqlstate_names.h: $(shell $(PG_CONFIG) --includedir-server)/utils/errcodes.h
 
 src/task.o: src/sqlstate_names.h
 EXTRA_CLEAN += src/sqlstate_names.h
+
+# The benchmark of issue #7 (bench/run_bench.sh; figures in BENCHMARKS.md).
+# BENCH_ARGS, e.g. "--tiny" or "--orders 5000 --skip-5m".
+.PHONY: bench
+bench:
+	bash bench/run_bench.sh $(BENCH_ARGS)

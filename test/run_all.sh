@@ -19,12 +19,14 @@
 #      tap          prove test/t/*.pl (PostgreSQL::Test::Cluster)
 #      conformance  ../shared/conformance/run.sh against a cluster of its own
 #      demo         bash demo/run_demo.sh --orders 200 (one test)
+#      bench        bash bench/run_bench.sh --tiny (one test: it ran and
+#                   printed its figures; the figures are not judged)
 # 4. prints one line per suite and, as the very last line,
 #    "N passed, M failed" over all suites.  Exit 0 only if M is 0; a suite
 #    that could not run at all counts as 1 failed.
 #
 # Environment (all optional):
-#   SUITES="c fuzz regress isolation tap conformance demo"   which suites to run
+#   SUITES="c fuzz regress isolation tap conformance demo bench"   which suites to run
 #   FUZZ_SECONDS=18               fuzzing time per fuzz target
 #   CONFORMANCE_ARGS="--public"   extra arguments for the conformance runner
 #   CONF_DEADLINE=600             the conformance runner's overall wait budget
@@ -38,7 +40,7 @@ REPO="$(cd "$HERE/.." && pwd)"
 # shellcheck source=test/lib.sh
 . "$HERE/lib.sh"
 
-SUITES="${SUITES:-c fuzz regress isolation tap conformance demo}"
+SUITES="${SUITES:-c fuzz regress isolation tap conformance demo bench}"
 
 # ------------------------------------------------------------ the inner ---
 # Runs as OF_RUN_USER in OF_WORK/repo; appends "suite<TAB>passed<TAB>failed
@@ -275,11 +277,23 @@ suite_demo() {
   if [ "$rc" -eq 0 ]; then record demo 1 0 "$note"; else record demo 0 1 "exit $rc"; fi
 }
 
+suite_bench() {
+  banner "bench (bench/run_bench.sh --tiny)"
+  if [ ! -f bench/run_bench.sh ]; then record bench 0 1 "bench/run_bench.sh missing"; return; fi
+  if [ "$OF_BUILD_OK" != 1 ]; then record bench 0 1 "not run: the build failed"; return; fi
+  local log="$OF_WORK/bench.log" rc
+  timeout --foreground -k 10 600 bash bench/run_bench.sh --no-setup --tiny >"$log" 2>&1
+  rc=$?
+  show_log "$log"
+  if [ "$rc" -eq 0 ] && grep -q '^bench: figures printed' "$log"; then record bench 1 0
+  else record bench 0 1 "exit $rc"; fi
+}
+
 inner() {
   cd "$OF_WORK/repo" || exit 2
   : > "$OF_WORK/results.tsv"
   local s
-  for s in c fuzz regress isolation tap conformance demo; do
+  for s in c fuzz regress isolation tap conformance demo bench; do
     SUITE_T0=$(date +%s)
     want "$s" && "suite_$s"
   done
