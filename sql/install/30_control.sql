@@ -136,6 +136,19 @@ AS 'MODULE_PATHNAME', 'orderflow_purge_expired'
 LANGUAGE C;
 REVOKE ALL ON FUNCTION orderflow.purge_expired(interval, integer) FROM PUBLIC;
 
+/* list_executions' argument checks; returns the LIMIT of its query */
+CREATE FUNCTION orderflow.list_executions_check(status text, max_results integer,
+    next_token text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM orderflow.list_executions_cursor(status, max_results, next_token);
+    RETURN max_results OPERATOR(pg_catalog.+) 1;
+END
+$$;
+
 /* list_executions' argument checks and its page cursor (the last row seen) */
 CREATE FUNCTION orderflow.list_executions_cursor(status text, max_results integer,
     next_token text, OUT after_ts timestamptz, OUT after_id uuid)
@@ -186,19 +199,21 @@ RETURNS TABLE (execution_id uuid, name text, state_machine text, version integer
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH c AS (SELECT * FROM orderflow.list_executions_cursor($2, $3, $4)),
-    page AS (
+    WITH page AS (
         SELECT e.id, e.name, e.state_machine, e.version, e.status, e.started_at,
                e.stopped_at, e.redrive_count,
                pg_catalog.row_number() OVER (ORDER BY e.started_at DESC, e.id DESC) AS rn
-          FROM orderflow.executions AS e, c
+          FROM orderflow.executions AS e
          WHERE e.parent_id IS NULL
            AND ($1 IS NULL OR e.state_machine OPERATOR(pg_catalog.=) $1)
            AND ($2 IS NULL OR e.status OPERATOR(pg_catalog.=) $2)
-           AND (c.after_id IS NULL
-                OR (e.started_at, e.id) OPERATOR(pg_catalog.<) (c.after_ts, c.after_id))
+           AND ($4 IS NULL
+                OR (e.started_at, e.id) OPERATOR(pg_catalog.<)
+                   ((SELECT c.after_ts FROM orderflow.list_executions_cursor($2, $3, $4) AS c),
+                    (SELECT c.after_id FROM orderflow.list_executions_cursor($2, $3, $4) AS c)))
          ORDER BY e.started_at DESC, e.id DESC
-         LIMIT $3 OPERATOR(pg_catalog.+) 1)
+         -- evaluated once, first: the argument checks run even when no row matches
+         LIMIT orderflow.list_executions_check($2, $3, $4))
     SELECT p.id, p.name, p.state_machine, p.version, p.status, p.started_at,
            p.stopped_at, p.redrive_count,
            CASE WHEN p.rn OPERATOR(pg_catalog.=) $3
