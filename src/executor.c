@@ -1001,6 +1001,7 @@ resume_parked_task(ExecRun *run, OfState *state)
 			emit_event(run, psprintf("%sSucceeded", prefix), state->name,
 					   details_with("output", result));
 			if (!apply_template(run, state->result_selector, result, &result, &err) ||
+				!apply_assign(run, state->assign_template, result, &err) ||
 				!apply_result_path(run, &state->result_path, raw, result, &out, &err) ||
 				!apply_filter_path(run, &state->output_path, "OutputPath", out, &out, &err))
 				return handle_state_error(run, state, err.error, err.cause);
@@ -2539,6 +2540,18 @@ OfRunDue(int max_executions, long *next_due)
 			load_run(&runs[i], SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 			runs[i].joins = &joins;
 		}
+
+		/*
+		 * Read-only statements (the parent a child checks, a join's
+		 * results) use the active snapshot: under READ COMMITTED take one
+		 * that sees what this claim saw, not the transaction's first one,
+		 * which may predate the commit that made these rows due.
+		 */
+		if (!IsolationUsesXactSnapshot())
+		{
+			CommandCounterIncrement();
+			PushActiveSnapshot(GetTransactionSnapshot());
+		}
 		for (int i = 0; i < n; i++)
 		{
 			MemoryContextSwitchTo(step_cxt);
@@ -2546,6 +2559,8 @@ OfRunDue(int max_executions, long *next_due)
 			transitions += Max(runs[i].transitions, 1);
 			MemoryContextReset(step_cxt);
 		}
+		if (!IsolationUsesXactSnapshot())
+			PopActiveSnapshot();
 		claimed += n;
 		if (n < want || GetCurrentTimestamp() - batch_start > OF_BATCH_BUDGET_MS * 1000)
 			break;

@@ -404,6 +404,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" SELECT e.id FROM orderflow.executions e WHERE e.root_id IN (SELECT id FROM doomed)),"
 		" h AS (DELETE FROM orderflow.execution_history WHERE execution_id IN (SELECT id FROM tree)),"
 		" t AS (DELETE FROM orderflow.task_tokens WHERE execution_id IN (SELECT id FROM tree)),"
+		" j AS (DELETE FROM orderflow.join_counters WHERE parent_id IN (SELECT id FROM tree)),"
 		" x AS (DELETE FROM orderflow.executions WHERE id IN (SELECT id FROM tree) RETURNING parent_id)"
 		" SELECT pg_catalog.count(*) FILTER (WHERE parent_id IS NULL) FROM x",
 		2, {TIMESTAMPTZOID, INT4OID}
