@@ -79,6 +79,8 @@ typedef struct OfSharedData
 	OfWorkerSlot slots[OF_MAX_WORKERS];
 	/* bumped before each finished_cv broadcast; see OfWaitForFinish */
 	pg_atomic_uint64 finished_count;
+	/* bumped when a commit created work; see of_wake_workers */
+	pg_atomic_uint64 work_count;
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
 	/* bumped before each activity_cv broadcast; see OfWaitForActivity */
 	pg_atomic_uint64 activity_count;
@@ -167,6 +169,7 @@ of_shmem_startup(void)
 		memset(of_shared, 0, of_shmem_size());
 		SpinLockInit(&of_shared->mutex);
 		pg_atomic_init_u64(&of_shared->finished_count, 0);
+		pg_atomic_init_u64(&of_shared->work_count, 0);
 		ConditionVariableInit(&of_shared->finished_cv);
 		pg_atomic_init_u64(&of_shared->activity_count, 0);
 		ConditionVariableInit(&of_shared->activity_cv);
@@ -226,34 +229,58 @@ OfWorkerPids(int *pids, int max)
  * ---------------------------------------------------------------------
  */
 
-/* Set the latch of every pool worker */
-static void
-of_wake_workers(void)
+/*
+ * Wake one idle pool worker (other than slot `except`, -1 for none).
+ * Idle means sleeping on its latch: busy workers are not signalled, they
+ * look at work_count before they sleep (of_worker_sleep).  Returns false
+ * when no worker was idle.
+ */
+static bool
+of_wake_one_idle(int except)
 {
-	Latch	   *latches[OF_MAX_WORKERS];
-	int			n = 0;
+	static int	next = 0;
+	Latch	   *latch = NULL;
 
-	/*
-	 * Wake busy workers too: one that is already past its query would not
-	 * see our rows and would then sleep a whole poll interval.  Surplus
-	 * wake-ups are cheap because the executor claims work with SKIP LOCKED.
-	 * SetLatch may signal another process, so do it outside the spinlock.
-	 */
 	SpinLockAcquire(&of_shared->mutex);
-	for (int i = 0; i < OF_MAX_WORKERS; i++)
+	for (int k = 0; k < OF_MAX_WORKERS; k++)
 	{
-		if (of_shared->slots[i].pid != 0 && of_shared->slots[i].latch != NULL)
-			latches[n++] = of_shared->slots[i].latch;
+		int			i = (next + k) % OF_MAX_WORKERS;
+		OfWorkerSlot *slot = &of_shared->slots[i];
+
+		if (i != except && slot->pid != 0 && slot->latch != NULL && !slot->busy)
+		{
+			latch = slot->latch;
+			slot->busy = true;	/* so the next waker picks another one */
+			next = i + 1;
+			break;
+		}
 	}
 	SpinLockRelease(&of_shared->mutex);
 
 	/*
-	 * A latch we copied may belong to a worker that exited since; it lives
-	 * in a PGPROC, so setting it is at worst a spurious wake-up of whoever
-	 * uses that PGPROC now, which every latch user must tolerate.
+	 * SetLatch may signal another process, so do it outside the spinlock.  A
+	 * latch we copied may belong to a worker that exited since; it lives in
+	 * a PGPROC, so setting it is at worst a spurious wake-up of whoever uses
+	 * that PGPROC now, which every latch user must tolerate.
 	 */
-	for (int i = 0; i < n; i++)
-		SetLatch(latches[i]);
+	if (latch != NULL)
+		SetLatch(latch);
+	return latch != NULL;
+}
+
+/*
+ * New work was committed: make sure some worker looks at it.  Bump
+ * work_count first (a full barrier), then wake one idle worker.  A worker
+ * that is busy right now, or goes idle after our look at the slots, sees
+ * the new count before it sleeps and loops again instead; so one wake-up
+ * per commit is enough, and a stream of commits (start_execution from many
+ * sessions) does not make every worker run an empty transaction for each.
+ */
+static void
+of_wake_workers(void)
+{
+	pg_atomic_fetch_add_u64(&of_shared->work_count, 1);
+	(void) of_wake_one_idle(-1);
 }
 
 /* Tell wait_for_execution() sleepers that something finished */
@@ -890,11 +917,20 @@ of_maybe_purge(void)
 	}
 }
 
-/* Sleep on the latch for up to timeout_ms */
+/*
+ * Sleep on the latch for up to timeout_ms, unless work was committed since
+ * work_seen was read (before the iteration's snapshot): see of_wake_workers.
+ */
 static void
-of_worker_sleep(long timeout_ms)
+of_worker_sleep(long timeout_ms, uint64 work_seen)
 {
 	of_set_busy(false);
+	/* of_set_busy's spinlock orders this read after the store of busy */
+	if (pg_atomic_read_u64(&of_shared->work_count) != work_seen)
+	{
+		of_set_busy(true);
+		return;
+	}
 
 	/*
 	 * WL_EXIT_ON_PM_DEATH: after a postmaster crash, shared memory is about
@@ -1005,6 +1041,7 @@ orderflow_worker_main(Datum main_arg)
 	for (;;)
 	{
 		long		next_due_ms;
+		uint64		work_seen;
 
 		MemoryContextReset(worker_loop_cxt);
 		MemoryContextSwitchTo(worker_loop_cxt);
@@ -1018,9 +1055,16 @@ orderflow_worker_main(Datum main_arg)
 
 		of_maybe_purge();
 
-		/* more work may be due right away: loop without sleeping */
+		/*
+		 * More work may be due right away: loop without sleeping, and let an
+		 * idle peer help with it.
+		 */
+		work_seen = pg_atomic_read_u64(&of_shared->work_count);
 		if (of_worker_iteration(&next_due_ms) > 0)
+		{
+			(void) of_wake_one_idle(my_slot);
 			continue;
-		of_worker_sleep(of_idle_timeout(next_due_ms));
+		}
+		of_worker_sleep(of_idle_timeout(next_due_ms), work_seen);
 	}
 }
