@@ -278,7 +278,7 @@ load_root_info(ExecRun *run)
 		return;
 	}
 	arg = UUIDPGetDatum(&run->root_id);
-	OfExecQuery(OFQ_ROOT_INFO, &arg, NULL, true, 1);
+	OfExecQuery(OFQ_ROOT_INFO, &arg, NULL, false, 1);
 	if (SPI_processed == 0)
 		elog(ERROR, "orderflow: the root of execution %s is gone", run->id_text);
 	tup = SPI_tuptable->vals[0];
@@ -1956,7 +1956,7 @@ collect_results(ExecRun *run)
 
 	args[0] = UUIDPGetDatum(&run->id);
 	args[1] = Int32GetDatum(run->children_tag);
-	OfExecQuery(OFQ_CHILD_RESULTS, args, NULL, true, 0);
+	OfExecQuery(OFQ_CHILD_RESULTS, args, NULL, false, 0);
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
 	for (uint64 i = 0; i < n; i++)
@@ -1993,7 +1993,7 @@ first_child_failure(ExecRun *run, char **error, char **cause)
 
 	args[0] = UUIDPGetDatum(&run->id);
 	args[1] = Int32GetDatum(run->children_tag);
-	OfExecQuery(OFQ_FIRST_CHILD_FAILURE, args, NULL, true, 1);
+	OfExecQuery(OFQ_FIRST_CHILD_FAILURE, args, NULL, false, 1);
 	*error = NULL;
 	*cause = NULL;
 	if (SPI_processed > 0)
@@ -2288,7 +2288,7 @@ child_still_wanted(ExecRun *run)
 
 	args[0] = UUIDPGetDatum(&run->parent_id);
 	args[1] = Int32GetDatum(run->parent_tag);
-	OfExecQuery(OFQ_PARENT_WAITING, args, NULL, true, 1);
+	OfExecQuery(OFQ_PARENT_WAITING, args, NULL, false, 1);
 	wanted = SPI_processed > 0 &&
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
 		!isnull;
