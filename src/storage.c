@@ -453,6 +453,18 @@ OfExecQuery(OfQuery q, Datum *values, const char *nulls, bool read_only, long co
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * The due-work queries must probe executions_due whatever the
+	 * statistics say.  Planned while the table is still empty (a new
+	 * installation, before autovacuum's first ANALYZE), they would become a
+	 * sequential scan plus sort, kept by the plan cache and run by every
+	 * worker iteration over a table that is filling up.
+	 */
+	if (q == OFQ_CLAIM_DUE || q == OFQ_NEXT_DUE)
+		(void) set_config_option("enable_seqscan", "off",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	rc = SPI_execute_plan(get_plan(q), values, nulls, read_only, count);
 	AtEOXact_GUC(true, nest);
 
