@@ -46,6 +46,17 @@ $$;
 CREATE TABLE ctl.tokens (n serial, token text);
 CREATE FUNCTION ctl.remember(input jsonb) RETURNS jsonb LANGUAGE sql
 AS $$ INSERT INTO ctl.tokens (token) VALUES (input ->> 'token') RETURNING jsonb_build_object('ok', true) $$;
+CREATE FUNCTION ctl.wait_tokens(n integer) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..400 LOOP
+        IF (SELECT count(*) FROM ctl.tokens) >= n THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN false;
+END
+$$;
 CREATE FUNCTION ctl.echo(input jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT input $$;
 CREATE FUNCTION ctl.fail(input jsonb) RETURNS jsonb LANGUAGE plpgsql
 AS $$ BEGIN PERFORM orderflow.raise_error('Ctl.Flaky', 'always fails'); RETURN NULL; END $$;
@@ -82,7 +93,8 @@ SELECT ctl.wait_event('stop-retry', 'RetryScheduled');
 SELECT ctl.wait_event('stop-callback', 'TaskSubmitted');
 SELECT ctl.wait_event('stop-activity', 'ActivityScheduled');
 SELECT ctl.wait_event('stop-parallel', 'ParallelStateStarted');
-SELECT orderflow.wait_for_execution(ctl.id('stop-parallel'), '0.5 s');
+-- both callbacks (the state's and the branch's) have handed out their tokens
+SELECT ctl.wait_tokens(2);
 SELECT k, orderflow.stop_execution(ctl.id('stop-' || k), 'Ops.Stopped', 'stopped by the operator')
   FROM unnest(ARRAY['wait', 'retry', 'callback', 'activity', 'parallel']) AS k;
 SELECT name, status, error, cause, due_at IS NULL AS not_due
