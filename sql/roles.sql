@@ -112,6 +112,10 @@ SELECT p.proname FROM pg_proc AS p
 --
 SELECT name, superuser, trusted FROM pg_available_extension_versions WHERE name = 'orderflow';
 
+-- leave no rows owned by the role about to be dropped
+DELETE FROM orderflow.execution_history WHERE owner = 'regress_of_mallory'::regrole;
+DELETE FROM orderflow.executions WHERE owner = 'regress_of_mallory'::regrole;
+DELETE FROM orderflow.resources WHERE owner = 'regress_of_mallory'::regrole;
 DROP SCHEMA mal CASCADE;
 DROP TABLE public.mal_ran;
 DROP FUNCTION public.mal_try(text);
