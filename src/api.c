@@ -487,20 +487,11 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 	if (SPI_processed > 0)
 	{
 		/* rebinding someone else's resource would hijack their workflows */
-		Datum		qarg = CStringGetTextDatum(resource);
+		bool		isnull;
+		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 2, &isnull));
 
-		become_extension_owner(&sw);
-		SPI_execute_with_args("SELECT owner::oid FROM orderflow.resources WHERE resource OPERATOR(pg_catalog.=) $1",
-							  1, (Oid[]) {TEXTOID}, &qarg, NULL, true, 1);
-		restore_identity(&sw);
-		if (SPI_processed > 0)
-		{
-			bool		isnull;
-			Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-															   SPI_tuptable->tupdesc, 1, &isnull));
-
-			check_owner("resource", resource, owner);
-		}
+		check_owner("resource", resource, owner);
 	}
 	become_extension_owner(&sw);
 	v[0] = CStringGetTextDatum(resource);
