@@ -46,6 +46,7 @@
 #   --workers W         orderflow.workers                [BENCH_WORKERS=2]
 #   --batch B           orderflow.batch_size (default: the GUC's default)
 #   --skip-5m           leave out the load/5M phase
+#   --no-warmup         measure a new installation's first minute instead
 #   --no-setup          run on this tree as the current (non-root) user with
 #                       the extension already installed (test/run_all.sh)
 #   --keep              keep the cluster's directory
@@ -68,6 +69,7 @@ SECONDS_PER="${BENCH_SECONDS:-}"
 WORKERS="${BENCH_WORKERS:-2}"
 BATCH="${BENCH_BATCH:-}"
 SKIP_5M="${BENCH_SKIP_5M:-0}"
+WARMUP="${BENCH_WARMUP:-1}"
 KEEP="${BENCH_KEEP:-0}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -81,6 +83,7 @@ while [ $# -gt 0 ]; do
     --workers) WORKERS="$2"; shift 2 ;;
     --batch) BATCH="$2"; shift 2 ;;
     --skip-5m) SKIP_5M=1; shift ;;
+    --no-warmup) WARMUP=0; shift ;;
     --keep) KEEP=1; shift ;;
     --no-setup) MODE=no-setup; shift ;;
     --inner) MODE=inner; shift ;;
@@ -219,7 +222,7 @@ run_load() {
   t0=$(date +%s.%N)
   out="$(pgbench -n -c "$CLIENTS" -j "$CLIENTS" -t "$per" -f "$BDIR/start.sql" 2>&1)" \
     || { echo "$out"; return 1; }
-  LOAD_START_RATE="$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -n 1)"
+  LOAD_START_RATE="$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -n 1 | awk '{ printf "%.1f", $1 }')"
   echo "  [$name] started at $LOAD_START_RATE/s; waiting for them to finish"
   while :; do
     left="$(q "SELECT count(*) FROM orderflow.executions WHERE status = 'RUNNING'")"
@@ -245,6 +248,7 @@ run_load() {
   LOAD_TPS="$(awk -v n="$LOAD_TRANSITIONS" -v s="$LOAD_SECS" 'BEGIN { printf "%.1f", n / s }')"
   echo "  [$name] $LOAD_N executions ($LOAD_OK succeeded), $LOAD_TRANSITIONS transitions in $LOAD_SECS s:" \
        "$LOAD_TPS transitions/s, $LOAD_EPS executions/s; latency p50 $LOAD_P50 ms, p95 $LOAD_P95 ms, p99 $LOAD_P99 ms"
+  echo "  [$name] orderflow.executions so far: $(q "SELECT 'seq_scan ' || seq_scan || ', tuples read by them ' || seq_tup_read || ', updates ' || n_tup_upd || ' (HOT ' || n_tup_hot_upd || ')' FROM pg_stat_user_tables WHERE relid = 'orderflow.executions'::regclass")"
   [ "$LOAD_OK" = "$LOAD_N" ] || q "SELECT status, error, left(cause, 120), count(*) FROM orderflow.executions
                                     WHERE status <> 'SUCCEEDED' GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 5"
 }
@@ -293,7 +297,7 @@ SQL
   local out
   out="$(PGDATABASE=startbench pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER" -f "$BDIR/starts.sql" 2>&1)" \
     || { echo "$out"; return 1; }
-  STARTS_RATE="$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -n 1)"
+  STARTS_RATE="$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -n 1 | awk '{ printf "%.1f", $1 }')"
   echo "  [starts] $STARTS_RATE start_execution calls/s ($CLIENTS connections, one per transaction)"
   printf "SELECT count(orderflow.start_execution('starts', '{\"order_id\": 42, \"customer\": \"c\"}')) FROM generate_series(1, 100);\n" > "$BDIR/starts100.sql"
   out="$(PGDATABASE=startbench pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER" -f "$BDIR/starts100.sql" 2>&1)" \
@@ -394,9 +398,11 @@ bench_inner() {
   # warm-up: plans of the task functions and of orderflow are made while
   # the domain's tables are empty; run some orders and ANALYZE, so that the
   # measurements see the steady state, not the first minute of a new install
-  of_log "warm-up: $WARM orders, then ANALYZE"
-  run_load warmup $(( 2 * ORDERS + SAMPLES + 1 )) $WARM >/dev/null || exit 1
-  q "ANALYZE" >/dev/null
+  if [ "$WARMUP" = 1 ]; then
+    of_log "warm-up: $WARM orders, then ANALYZE"
+    run_load warmup $(( 2 * ORDERS + SAMPLES + 1 )) $WARM >/dev/null || exit 1
+    q "ANALYZE" >/dev/null
+  fi
   of_log "pgbench, one step per transaction ($CLIENTS clients, $SECONDS_PER s)"
   run_pgbench pgbench1 1 || exit 1;  P1="$PGB_RATE"
   of_log "pgbench, 50 steps per transaction"
