@@ -494,7 +494,9 @@ EOF
 }
 
 write_benchmarks_md() {
-  local md="$REPO/BENCHMARKS.md"
+  local md="$REPO/BENCHMARKS.md" marker='<!-- end of generated figures: what follows is kept by bench/run_bench.sh -->' kept=""
+  # the hand-written part after the marker survives a new run
+  [ -f "$md" ] && kept="$(awk -v m="$marker" 'f { print } $0 == m { f = 1 }' "$md")"
   {
     echo "# Benchmarks"
     echo
@@ -541,6 +543,9 @@ write_benchmarks_md() {
     echo "(UPDATE inventory, INSERT reservation), UPDATE an execution-shaped row, INSERT a"
     echo "history-shaped row; each client uses its own range of SKUs and execution rows."
     echo "How the engine gets there: docs/design-performance.md."
+    echo
+    echo "$marker"
+    [ -n "$kept" ] && printf '%s\n' "$kept"
   } > "$md"
   echo "wrote $md"
 }
