@@ -53,6 +53,9 @@
 /* Most transitions one execution takes in one transaction */
 #define OF_MAX_CHAIN 64
 
+/* lock_timeout of a batch's later tasks (see batch_lock_timeout) */
+#define OF_CONFLICT_LOCK_TIMEOUT_MS 50
+
 /* After this long, a batch claims no more rows and commits */
 #define OF_BATCH_BUDGET_MS 200
 
@@ -136,6 +139,8 @@ typedef struct ExecRun
 } ExecRun;
 
 static StepResult finish_children(ExecRun *run, OfState *state);
+static void mark_batch_conflict(ExecRun *run);
+static int	batch_lock_timeout(ExecRun *run);
 static void notify_parent(ExecRun *run);
 static OfState *find_state_anywhere(OfMachine *m, const char *name);
 
@@ -743,6 +748,36 @@ time_out_execution(ExecRun *run)
 							"The execution ran longer than the state machine's TimeoutSeconds");
 }
 
+/*
+ * Deadlocks, serialization failures and lock timeouts in a task are most
+ * often an artifact of batching: the batch's transaction still holds the
+ * row locks earlier steps took, and another worker's batch holds others.
+ * They are not the task's failure, so they never reach Retry/Catch: the
+ * step is rolled back (its subtransaction already is), scheduled again a
+ * moment later, and the batch commits as soon as it can to let the other
+ * side go on.  Each such retry is recorded (TaskConflict), so a task that
+ * conflicts forever ends at orderflow.max_history_events.
+ */
+static bool
+is_lock_conflict(const char *error)
+{
+	return strcmp(error, "Postgres.DeadlockDetected") == 0 ||
+		strcmp(error, "Postgres.SerializationFailure") == 0 ||
+		strcmp(error, "Postgres.LockNotAvailable") == 0;
+}
+
+/* Schedule the step again shortly, without counting an ASL retry */
+static StepResult
+retry_after_conflict(ExecRun *run, OfState *state, OfTaskOutcome *outcome)
+{
+	double		delay_ms = 10 + pg_prng_double(&pg_global_prng_state) * 90;
+
+	emit_event(run, "TaskConflict", state->name, error_details(outcome->error, outcome->cause));
+	mark_batch_conflict(run);
+	return park_until(run, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) delay_ms),
+					  PHASE_RETRY);
+}
+
 /* The context argument for two-argument task functions */
 static Jsonb *
 context_for_task(ExecRun *run)
@@ -884,9 +919,11 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 
 		OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
 				   binding->nargs == 2 ? context_for_task(run) : NULL,
-				   bounded_timeout(run, timeout_ms), &outcome);
+				   bounded_timeout(run, timeout_ms), batch_lock_timeout(run), &outcome);
 		if (!outcome.ok && execution_deadline_passed(run))
 			return time_out_execution(run);
+		if (!outcome.ok && is_lock_conflict(outcome.error))
+			return retry_after_conflict(run, state, &outcome);
 		if (!outcome.ok)
 		{
 			emit_event(run, strcmp(outcome.error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
@@ -1114,9 +1151,11 @@ run_task(ExecRun *run, OfState *state)
 
 	OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
 			   binding->nargs == 2 ? context_for_task(run) : NULL,
-			   bounded_timeout(run, timeout_ms), &outcome);
+			   bounded_timeout(run, timeout_ms), batch_lock_timeout(run), &outcome);
 	if (!outcome.ok && execution_deadline_passed(run))
 		return time_out_execution(run);
+	if (!outcome.ok && is_lock_conflict(outcome.error))
+		return retry_after_conflict(run, state, &outcome);
 	if (!outcome.ok)
 	{
 		emit_event(run, strcmp(outcome.error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
@@ -1408,7 +1447,32 @@ typedef struct JoinBatch
 	int			n;
 	int			size;
 	MemoryContext cxt;
+	bool		conflict;		/* a task hit a lock conflict: commit soon */
+	int			tasks_called;	/* task calls so far in this batch */
 } JoinBatch;
+
+/*
+ * The lock_timeout of a task call: none for the batch's first task (its
+ * transaction holds no locks of earlier tasks, so it cannot close a
+ * deadlock cycle and may wait as long as it must); a short one for later
+ * tasks, so that two batches waiting on each other's locks find out in
+ * OF_CONFLICT_LOCK_TIMEOUT_MS instead of deadlock_timeout, and retry.
+ */
+static int
+batch_lock_timeout(ExecRun *run)
+{
+	if (run->joins == NULL)
+		return 0;
+	return (run->joins->tasks_called++ > 0) ? OF_CONFLICT_LOCK_TIMEOUT_MS : 0;
+}
+
+/* Make the batch stop claiming and commit (see retry_after_conflict) */
+static void
+mark_batch_conflict(ExecRun *run)
+{
+	if (run->joins != NULL)
+		run->joins->conflict = true;
+}
 
 /* A child ended: remember it for its parent's join counters */
 static void
@@ -2552,7 +2616,7 @@ OfRunDue(int max_executions, long *next_due)
 			CommandCounterIncrement();
 			PushActiveSnapshot(GetTransactionSnapshot());
 		}
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n && !joins.conflict; i++)
 		{
 			MemoryContextSwitchTo(step_cxt);
 			process_run(&runs[i]);
@@ -2562,7 +2626,8 @@ OfRunDue(int max_executions, long *next_due)
 		if (!IsolationUsesXactSnapshot())
 			PopActiveSnapshot();
 		claimed += n;
-		if (n < want || GetCurrentTimestamp() - batch_start > OF_BATCH_BUDGET_MS * 1000)
+		if (n < want || joins.conflict ||
+			GetCurrentTimestamp() - batch_start > OF_BATCH_BUDGET_MS * 1000)
 			break;
 		chunk *= 2;
 	}

@@ -135,7 +135,7 @@ check_task_privilege(Oid fn, Oid owner)
 /* The call itself: identity and search_path switched, timeout armed */
 static Datum
 invoke_as_owner(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
-				int64 timeout_ms, bool *isnull)
+				int64 timeout_ms, int lock_timeout_ms, bool *isnull)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -151,6 +151,10 @@ invoke_as_owner(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 	(void) set_config_option("search_path", of_task_search_path,
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	if (lock_timeout_ms > 0)
+		(void) set_config_option("lock_timeout", psprintf("%d", lock_timeout_ms),
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	check_task_privilege(fn, owner);
 
 	fmgr_info(fn, &flinfo);
@@ -177,7 +181,7 @@ invoke_as_owner(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 /* See task.h */
 void
 OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
-		   int64 timeout_ms, OfTaskOutcome *outcome)
+		   int64 timeout_ms, int lock_timeout_ms, OfTaskOutcome *outcome)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -190,7 +194,7 @@ OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 	{
 		bool		isnull;
 		Datum		result = invoke_as_owner(fn, nargs, owner, input, context,
-											 timeout_ms, &isnull);
+											 timeout_ms, lock_timeout_ms, &isnull);
 
 		outcome->ok = true;
 		outcome->output = isnull ? NULL : DatumGetJsonbPCopy(result);

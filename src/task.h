@@ -27,12 +27,13 @@ typedef struct OfTaskOutcome
 
 /*
  * Call fn(input [, context]) as `owner`, in a subtransaction, with the
- * pinned search_path and, if timeout_ms > 0, a timeout.  Never raises for
+ * pinned search_path and, if timeout_ms > 0, a timeout; lock_timeout_ms > 0
+ * sets lock_timeout for the call.  Never raises for
  * what the task does: failures come back in the outcome with the task's
  * writes rolled back.
  */
 extern void OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
-					   int64 timeout_ms, OfTaskOutcome *outcome);
+					   int64 timeout_ms, int lock_timeout_ms, OfTaskOutcome *outcome);
 
 /* The ASL error name for a SQL error (raise_error's name, or from SQLSTATE) */
 extern const char *OfErrorNameForSqlstate(int sqlerrcode);
