@@ -24,21 +24,6 @@ SELECT resource, fn FROM orderflow.resources
 SELECT name, latest_version FROM orderflow.state_machines
  WHERE name LIKE 'order\_fulfillment%' ORDER BY name;
 
--- orderflow.wait_for_execution(id, '60 s') crashes the backend when it has
--- to wait longer than about 20 seconds (it returns a string from freed SPI
--- memory; reported).  The retries below take 21 s, so wait in slices.
-CREATE FUNCTION pg_temp.wait_for(id uuid) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    s text;
-BEGIN
-    FOR i IN 1 .. 45 LOOP
-        s := orderflow.wait_for_execution(id, '2 s');
-        EXIT WHEN s <> 'RUNNING';
-    END LOOP;
-    RETURN s;
-END
-$$;
-
 -- Stock: C is scarce
 INSERT INTO fulfillment.warehouses (warehouse, name) VALUES ('EAST', 'Newark'), ('WEST', 'Reno');
 INSERT INTO fulfillment.products (sku, name) VALUES ('A', 'apples'), ('B', 'bananas'), ('C', 'cherries'), ('D', 'dates');
@@ -59,7 +44,7 @@ SELECT orderflow.start_execution('order_fulfillment_production', '{"order_id": 2
 SELECT orderflow.start_execution('order_fulfillment_production', '{"order_id": 204}', 'wf-204') AS e204 \gset
 
 -- 201, seed: every task once, shipped
-SELECT pg_temp.wait_for(:'e201') AS status;
+SELECT orderflow.wait_for_execution(:'e201', '60 s') AS status;
 SELECT output ->> 'status' AS status, output -> 'shipment' ->> 'units' AS units,
        output -> 'reservation' ->> 'units' AS reserved_units
   FROM orderflow.describe_execution(:'e201');
@@ -67,11 +52,11 @@ SELECT event_id, type, state_name FROM orderflow.execution_history
  WHERE execution_id = :'e201' ORDER BY event_id;
 
 -- 205, seed: a cancelled order fails in ProcessOrder with a named error, no retry
-SELECT pg_temp.wait_for(:'e205') AS status;
+SELECT orderflow.wait_for_execution(:'e205', '60 s') AS status;
 SELECT status, error, cause FROM orderflow.describe_execution(:'e205');
 
 -- 203, production: its three items are reserved one by one, then shipped
-SELECT pg_temp.wait_for(:'e203') AS status;
+SELECT orderflow.wait_for_execution(:'e203', '60 s') AS status;
 SELECT output ->> 'status' AS status, output -> 'shipment' ->> 'units' AS units, output -> 'loop' AS loop
   FROM orderflow.describe_execution(:'e203');
 SELECT state_name, count(*) AS entered FROM orderflow.execution_history
@@ -84,7 +69,7 @@ SELECT h.details -> 'parameters' -> 'item' ->> 'sku' AS item_checked
 
 -- 202, seed: C is short by 2; retried after 3, 6 and 12 s, then FAILED.
 -- Its reservation of A was rolled back with each failed attempt.
-SELECT pg_temp.wait_for(:'e202') AS status;
+SELECT orderflow.wait_for_execution(:'e202', '60 s') AS status;
 SELECT status, error, cause FROM orderflow.describe_execution(:'e202');
 SELECT type, state_name, details ->> 'error' AS error, details ->> 'cause' AS cause,
        details ->> 'retryAttempt' AS attempt, details ->> 'retryDelaySeconds' AS delay
@@ -95,7 +80,7 @@ SELECT count(*) AS reservations_of_202 FROM fulfillment.reservations WHERE order
 
 -- 204, production: A reserved, C short; after the retries the Catch
 -- releases A (compensation) and marks the order BACKORDERED
-SELECT pg_temp.wait_for(:'e204') AS status;
+SELECT orderflow.wait_for_execution(:'e204', '60 s') AS status;
 SELECT output ->> 'status' AS status, output -> 'released' AS released, output -> 'error' AS error
   FROM orderflow.describe_execution(:'e204');
 SELECT type, state_name FROM orderflow.execution_history

@@ -9,19 +9,6 @@ SET client_min_messages = warning;
 RESET client_min_messages;
 \set ECHO all
 
-CREATE FUNCTION pg_temp.wait_for(id uuid) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    s text;
-BEGIN
-    -- in slices: a long orderflow.wait_for_execution crashes (reported)
-    FOR i IN 1 .. 30 LOOP
-        s := orderflow.wait_for_execution(id, '2 s');
-        EXIT WHEN s <> 'RUNNING';
-    END LOOP;
-    RETURN s;
-END
-$$;
-
 \pset format unaligned
 \pset tuples_only on
 
@@ -53,7 +40,7 @@ SELECT orderflow.create_state_machine('order_fulfillment_production_fast',
 SELECT orderflow.start_execution('order_fulfillment', '{"order_id": 301}', 'order-301') AS e301 \gset
 SELECT orderflow.start_execution('order_fulfillment_fast', '{"order_id": 302}', 'order-302') AS e302 \gset
 SELECT orderflow.start_execution('order_fulfillment_production_fast', '{"order_id": 303}', 'order-303') AS e303 \gset
-SELECT pg_temp.wait_for(:'e301') AS e301, pg_temp.wait_for(:'e302') AS e302, pg_temp.wait_for(:'e303') AS e303;
+SELECT orderflow.wait_for_execution(:'e301', '60 s') AS e301, orderflow.wait_for_execution(:'e302', '60 s') AS e302, orderflow.wait_for_execution(:'e303', '60 s') AS e303;
 
 \pset format unaligned
 \pset tuples_only on
@@ -133,7 +120,7 @@ SELECT orderflow.create_state_machine('render_nested', $${"StartAt": "Fan", "Sta
  "Oops": {"Type": "Pass", "End": true},
  "Done": {"Type": "Succeed"}}}$$) \gset
 SELECT orderflow.start_execution('render_nested', '{"items": [{"v": 1}, {"v": 2}, {"v": 3}]}', 'nested-1') AS nested \gset
-SELECT pg_temp.wait_for(:'nested');
+SELECT orderflow.wait_for_execution(:'nested', '60 s');
 SELECT orderflow.render_graph('render_nested', :'nested');
 
 -- Errors

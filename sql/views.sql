@@ -4,19 +4,6 @@
 --
 \set SHOW_CONTEXT never
 
-CREATE FUNCTION pg_temp.wait_for(id uuid) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    s text;
-BEGIN
-    -- in slices: a long orderflow.wait_for_execution crashes (reported)
-    FOR i IN 1 .. 30 LOOP
-        s := orderflow.wait_for_execution(id, '2 s');
-        EXIT WHEN s <> 'RUNNING';
-    END LOOP;
-    RETURN s;
-END
-$$;
-
 -- A task that fails on request: "Boom" is retried once then caught,
 -- "Fatal" fails the execution
 CREATE FUNCTION public.views_task(input jsonb) RETURNS jsonb
@@ -45,8 +32,8 @@ SELECT orderflow.start_execution('views_demo', '{}', 'ok-3') AS ok3 \gset
 SELECT orderflow.start_execution('views_demo', '{"boom": 1}', 'boom-1') AS boom1 \gset
 SELECT orderflow.start_execution('views_demo', '{"boom": 2}', 'boom-2') AS boom2 \gset
 SELECT orderflow.start_execution('views_demo', '{"fatal": 1}', 'fatal-1') AS fatal1 \gset
-SELECT pg_temp.wait_for(:'ok1'), pg_temp.wait_for(:'ok2'), pg_temp.wait_for(:'ok3'),
-       pg_temp.wait_for(:'boom1'), pg_temp.wait_for(:'boom2'), pg_temp.wait_for(:'fatal1');
+SELECT orderflow.wait_for_execution(:'ok1', '60 s'), orderflow.wait_for_execution(:'ok2', '60 s'), orderflow.wait_for_execution(:'ok3', '60 s'),
+       orderflow.wait_for_execution(:'boom1', '60 s'), orderflow.wait_for_execution(:'boom2', '60 s'), orderflow.wait_for_execution(:'fatal1', '60 s');
 
 -- execution_counts: per state machine and status
 SELECT state_machine, status, executions,
