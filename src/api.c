@@ -49,53 +49,6 @@
  * Helpers
  * --------------------------------------------------------------------- */
 
-/* Identity saved while acting as the extension owner */
-typedef struct OwnerSwitch
-{
-	Oid			save_userid;
-	int			save_sec_context;
-} OwnerSwitch;
-
-/* The role that owns the extension (and so its tables) */
-static Oid
-extension_owner(void)
-{
-	bool		isnull;
-
-	OfExecQuery(OFQ_EXTENSION_OWNER, NULL, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"orderflow\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION orderflow;")));
-	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-/* Act as the extension owner for orderflow's own writes */
-static void
-become_extension_owner(OwnerSwitch *sw)
-{
-	Oid			owner = extension_owner();
-
-	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
-	SetUserIdAndSecContext(owner, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-/* Return to the caller's identity */
-static void
-restore_identity(OwnerSwitch *sw)
-{
-	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
-}
-
-/* Connect SPI or fail */
-static void
-connect_spi(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "orderflow: SPI_connect failed");
-}
 
 /* Refuse empty, over-long or control-character names */
 static void
@@ -129,20 +82,6 @@ check_owner(const char *what, const char *name, Oid owner)
 						 GetUserNameFromId(owner, true))));
 }
 
-/* A new random (version 4) UUID */
-static pg_uuid_t *
-new_uuid(void)
-{
-	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
-
-	if (!pg_strong_random(id->data, UUID_LEN))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random execution id")));
-	id->data[6] = (id->data[6] & 0x0f) | 0x40;
-	id->data[8] = (id->data[8] & 0x3f) | 0x80;
-	return id;
-}
 
 /* Refuse a jsonb payload over orderflow.max_payload_size */
 static void
@@ -202,13 +141,13 @@ orderflow_create_state_machine(PG_FUNCTION_ARGS)
 	Jsonb	   *definition = PG_GETARG_JSONB_P(1);
 	Oid			caller = GetUserId();
 	Jsonb	   *resources;
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Datum		v[2];
 
 	check_name("state machine", name);
-	connect_spi();
+	OfConnectSpi();
 	resources = validated_resources(definition, "create_state_machine");
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	v[0] = CStringGetTextDatum(name);
 	v[1] = ObjectIdGetDatum(caller);
 	OfExecQuery(OFQ_INSERT_STATE_MACHINE, v, NULL, false, 0);
@@ -218,7 +157,7 @@ orderflow_create_state_machine(PG_FUNCTION_ARGS)
 				 errmsg("state machine \"%s\" already exists", name),
 				 errhint("Use orderflow.update_state_machine() to store a new version.")));
 	insert_version(name, 1, definition, resources, caller);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_INT32(1);
 }
@@ -252,23 +191,23 @@ orderflow_update_state_machine(PG_FUNCTION_ARGS)
 	Jsonb	   *definition = PG_GETARG_JSONB_P(1);
 	Oid			caller = GetUserId();
 	Jsonb	   *resources;
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Oid			owner;
 	int			version;
 	Datum		v[2];
 
-	connect_spi();
+	OfConnectSpi();
 	resources = validated_resources(definition, "update_state_machine");
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	version = lock_state_machine(name, &owner) + 1;
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	check_owner("state machine", name, owner);
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	insert_version(name, version, definition, resources, caller);
 	v[0] = CStringGetTextDatum(name);
 	v[1] = Int32GetDatum(version);
 	OfExecQuery(OFQ_BUMP_VERSION, v, NULL, false, 0);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_INT32(version);
 }
@@ -296,7 +235,7 @@ orderflow_validate_definition(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	connect_spi();
+	OfConnectSpi();
 	problems = OfValidateDefinition(definition, NULL);
 
 	per_query = rsinfo->econtext->ecxt_per_query_memory;
@@ -403,18 +342,18 @@ orderflow_delete_state_machine(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bool		force = PG_GETARG_BOOL(1);
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Oid			owner;
 	Datum		arg = CStringGetTextDatum(name);
 	bool		isnull;
 	int64		running;
 
-	connect_spi();
-	become_extension_owner(&sw);
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
 	(void) lock_state_machine(name, &owner);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	check_owner("state machine", name, owner);
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_COUNT_RUNNING, &arg, NULL, false, 1);
 	running = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (running > 0 && !force)
@@ -426,7 +365,7 @@ orderflow_delete_state_machine(PG_FUNCTION_ARGS)
 	if (running > 0)
 		abort_running_executions(name);
 	OfExecQuery(OFQ_DELETE_STATE_MACHINE, &arg, NULL, false, 0);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -471,7 +410,7 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 	char	   *resource = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			fn = PG_GETARG_OID(1);
 	Oid			caller = GetUserId();
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Datum		v[3];
 
 	if (strlen(resource) == 0 || strlen(resource) > 2048)
@@ -479,11 +418,11 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a resource string must be 1 to 2048 characters long")));
 	check_task_signature(fn);
-	connect_spi();
-	become_extension_owner(&sw);
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
 	v[0] = CStringGetTextDatum(resource);
 	OfExecQuery(OFQ_FIND_RESOURCE, v, NULL, false, 1);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	if (SPI_processed > 0)
 	{
 		/* rebinding someone else's resource would hijack their workflows */
@@ -493,12 +432,12 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 
 		check_owner("resource", resource, owner);
 	}
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	v[0] = CStringGetTextDatum(resource);
 	v[1] = ObjectIdGetDatum(fn);
 	v[2] = ObjectIdGetDatum(caller);
 	OfExecQuery(OFQ_UPSERT_RESOURCE, v, NULL, false, 0);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -600,13 +539,14 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 	pg_uuid_t	def_id;
 	int			version;
 	OfDefinition *def;
-	pg_uuid_t  *id = new_uuid();
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 	TimestampTz now = GetCurrentTimestamp();
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Oid			caller = GetUserId();
 	Datum		v[10];
 	char		n[10];
 
+	OfRandomUuid(id);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -621,7 +561,7 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 	check_name("execution", name);
 	check_payload("execution input", input);
 
-	connect_spi();
+	OfConnectSpi();
 	latest_definition(sm, &def_id, &version);
 	def = OfGetDefinition(&def_id);
 
@@ -638,7 +578,7 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 	v[9] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(now, def->machine->timeout_seconds * 1000));
 	n[9] = def->machine->timeout_seconds > 0 ? ' ' : 'n';
 
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_INSERT_EXECUTION, v, n, false, 0);
 	if (SPI_processed == 0)
 		id = existing_execution(sm, name, input);
@@ -649,7 +589,7 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 		OfFlushEvents();
 		OfWakeWorkersAtCommit();
 	}
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_UUID_P(id);
 }
@@ -686,7 +626,7 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("wait_for_execution cannot see progress in a REPEATABLE READ or SERIALIZABLE transaction"),
 				 errhint("Call it in a READ COMMITTED transaction.")));
-	connect_spi();
+	OfConnectSpi();
 	for (;;)
 	{
 		bool		isnull;
@@ -737,7 +677,7 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 	char	   *error = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *cause = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	Datum		arg;
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	bool		isnull;
 	HeapTuple	tup;
 	char	   *status;
@@ -750,10 +690,10 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 				 errmsg("execution id must not be NULL")));
 	id = PG_GETARG_UUID_P(0);
 	arg = UUIDPGetDatum(id);
-	connect_spi();
-	become_extension_owner(&sw);
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_LOCK_EXECUTION, &arg, NULL, false, 1);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -771,12 +711,12 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("execution %s is not running: its status is %s",
 						DatumGetCString(DirectFunctionCall1(uuid_out, arg)), status)));
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	abort_execution(id, owner, next_event_id, error, cause);
 	OfCancelDescendants(id, 0, "States.Aborted", "the execution was stopped");
 	OfCancelTasks(id);			/* its tokens and queued activity tasks */
 	OfFlushEvents();
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -789,12 +729,12 @@ orderflow_run_pending(PG_FUNCTION_ARGS)
 {
 	int			max_steps = PG_ARGISNULL(0) ? 100000 : PG_GETARG_INT32(0);
 	int			done = 0;
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 
 	if (max_steps <= 0)
 		PG_RETURN_INT32(0);
-	connect_spi();
-	become_extension_owner(&sw);
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
 	while (done < max_steps)
 	{
 		long		next_due;
@@ -804,7 +744,7 @@ orderflow_run_pending(PG_FUNCTION_ARGS)
 			break;
 		done += steps;
 	}
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_INT32(done);
 }

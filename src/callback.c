@@ -46,46 +46,6 @@
 #define OF_ACTIVITY_ARN_PART ":activity:"
 #define OF_MAX_ACTIVITY_NAME_LEN 80
 
-/* Identity saved while acting as the extension owner */
-typedef struct OwnerSwitch
-{
-	Oid			save_userid;
-	int			save_sec_context;
-} OwnerSwitch;
-
-/* Act as the extension owner for orderflow's own reads and writes */
-static void
-become_extension_owner(OwnerSwitch *sw)
-{
-	bool		isnull;
-	Oid			owner;
-
-	OfExecQuery(OFQ_EXTENSION_OWNER, NULL, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"orderflow\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION orderflow;")));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
-	SetUserIdAndSecContext(owner, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-/* Return to the caller's identity */
-static void
-restore_identity(OwnerSwitch *sw)
-{
-	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
-}
-
-/* Connect SPI or fail */
-static void
-connect_spi(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "orderflow: SPI_connect failed");
-}
 
 /* ---------------------------------------------------------------------
  * Resources and tokens
@@ -282,7 +242,7 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 	pg_uuid_t	execution_id;
 	uint8		secret[OF_TOKEN_SECRET_LEN];
 	bytea	   *hash;
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Datum		v[7];
 	char		n[7];
 	bool		isnull;
@@ -302,14 +262,14 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 				 errhint("Pass the token exactly as $$.Task.Token or get_activity_task() gave it.")));
 	hash = secret_hash(secret);
 
-	connect_spi();
-	become_extension_owner(&sw);
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
 	/* the execution row first: the executor takes the same order */
 	v[0] = UUIDPGetDatum(&execution_id);
 	OfExecQuery(OFQ_LOCK_EXECUTION, v, NULL, false, 1);
 	if (SPI_processed == 0)
 	{
-		restore_identity(&sw);
+		OfRestoreIdentity(&sw);
 		no_such_task();
 	}
 	tup = SPI_tuptable->vals[0];
@@ -320,7 +280,7 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 	OfExecQuery(OFQ_TOKEN_FIND, v, NULL, false, 1);
 	if (SPI_processed == 0)
 	{
-		restore_identity(&sw);
+		OfRestoreIdentity(&sw);
 		no_such_task();
 	}
 	tup = SPI_tuptable->vals[0];
@@ -329,7 +289,7 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 	v[2] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull);
 	if (!isnull)
 		activity_owner = DatumGetObjectId(v[2]);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 
 	/* the execution's owner, or for an activity task the activity's owner */
 	if (!has_privs_of_role(GetUserId(), exec_owner) &&
@@ -349,7 +309,7 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 	if (strcmp(task_status, "started") != 0)
 		task_not_open(task_status);
 
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	memset(n, ' ', sizeof(n));
 	v[0] = UUIDPGetDatum(&execution_id);
 	v[1] = Int32GetDatum(task_id);
@@ -371,7 +331,7 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 		OfExecQuery(OFQ_WAKE, v, NULL, false, 0);
 		OfWakeWorkersAtCommit();
 	}
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 }
 
@@ -492,12 +452,12 @@ activity_owner(const char *name)
 static void
 check_activity_access(const char *name)
 {
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Oid			owner;
 
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	owner = activity_owner(name);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	if (!OidIsValid(owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -518,16 +478,16 @@ Datum
 orderflow_create_activity(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Datum		v[2];
 
 	check_activity_name(name);
-	connect_spi();
+	OfConnectSpi();
 	v[0] = CStringGetTextDatum(name);
 	v[1] = ObjectIdGetDatum(GetUserId());
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_ACTIVITY_INSERT, v, NULL, false, 0);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	if (SPI_processed == 0)
 		check_activity_access(name);
 	SPI_finish();
@@ -541,14 +501,14 @@ Datum
 orderflow_delete_activity(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Datum		arg = CStringGetTextDatum(name);
 
-	connect_spi();
+	OfConnectSpi();
 	check_activity_access(name);
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_ACTIVITY_DELETE, &arg, NULL, false, 0);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -558,7 +518,7 @@ static bool
 claim_activity_task(const char *activity, const char *worker_name,
 					char **token, Jsonb **input)
 {
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	Datum		v[4];
 	char		n[4] = {' ', ' ', ' ', ' '};
 	uint8		secret[OF_TOKEN_SECRET_LEN];
@@ -577,7 +537,7 @@ claim_activity_task(const char *activity, const char *worker_name,
 	v[1] = PointerGetDatum(secret_hash(secret));
 	v[2] = worker_name ? CStringGetTextDatum(worker_name) : (n[2] = 'n', (Datum) 0);
 	v[3] = TimestampTzGetDatum(now);
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_ACTIVITY_CLAIM, v, n, false, 1);
 	found = SPI_processed > 0;
 	if (found)
@@ -598,7 +558,7 @@ claim_activity_task(const char *activity, const char *worker_name,
 		}
 		*token = encode_token(&execution_id, secret);
 	}
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	return found;
 }
 
@@ -654,7 +614,7 @@ orderflow_get_activity_task(PG_FUNCTION_ARGS)
 		deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 														   TimestampTzGetDatum(GetCurrentTimestamp()),
 														   PG_GETARG_DATUM(2)));
-	connect_spi();
+	OfConnectSpi();
 	check_activity_access(activity);
 	for (;;)
 	{

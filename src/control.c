@@ -36,53 +36,7 @@
 
 extern Datum orderflow_start_execution(PG_FUNCTION_ARGS);
 
-/* Identity saved while acting as the extension owner */
-typedef struct OwnerSwitch
-{
-	Oid			save_userid;
-	int			save_sec_context;
-} OwnerSwitch;
 
-/* Act as the extension owner for orderflow's own reads and writes */
-static void
-become_extension_owner(OwnerSwitch *sw)
-{
-	bool		isnull;
-	Oid			owner;
-
-	OfExecQuery(OFQ_EXTENSION_OWNER, NULL, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"orderflow\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION orderflow;")));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
-	SetUserIdAndSecContext(owner, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-/* Return to the caller's identity */
-static void
-restore_identity(OwnerSwitch *sw)
-{
-	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
-}
-
-/* Connect SPI or fail */
-static void
-connect_spi(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "orderflow: SPI_connect failed");
-}
-
-/* uuid text */
-static char *
-uuid_text(pg_uuid_t *id)
-{
-	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
-}
 
 /* ---------------------------------------------------------------------
  * redrive_execution
@@ -96,7 +50,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
 	Datum		arg = UUIDPGetDatum(id);
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -114,14 +68,14 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 	char		n[4] = {' ', ' ', ' ', ' '};
 	char	   *details;
 
-	connect_spi();
-	become_extension_owner(&sw);
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_REDRIVE_LOCK, &arg, NULL, false, 1);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("execution %s does not exist", uuid_text(id))));
+				 errmsg("execution %s does not exist", OfUuidText(id))));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	status = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
@@ -138,22 +92,22 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 	if (!has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("execution %s does not exist", uuid_text(id))));
+				 errmsg("execution %s does not exist", OfUuidText(id))));
 	if (is_child)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("execution %s is a Parallel branch or Map iteration", uuid_text(id)),
+				 errmsg("execution %s is a Parallel branch or Map iteration", OfUuidText(id)),
 				 errhint("Redrive the top-level execution; it starts the branches again.")));
 	if (strcmp(status, "FAILED") != 0 && strcmp(status, "TIMED_OUT") != 0 &&
 		strcmp(status, "ABORTED") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("execution %s cannot be redriven: its status is %s", uuid_text(id), status),
+				 errmsg("execution %s cannot be redriven: its status is %s", OfUuidText(id), status),
 				 errhint("Only FAILED, TIMED_OUT and ABORTED executions can be redriven.")));
 	if (!has_state)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("execution %s cannot be redriven: it has no state to restart from", uuid_text(id)),
+				 errmsg("execution %s cannot be redriven: it has no state to restart from", OfUuidText(id)),
 				 errdetail("It failed inside orderflow before it entered a state."),
 				 errhint("Start a new execution instead.")));
 
@@ -165,7 +119,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 	else
 		n[2] = 'n', v[2] = (Datum) 0;
 	v[3] = Int32GetDatum(event_id + 1);
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_REDRIVE, v, n, false, 0);
 	details = psprintf("{\"redriveCount\": %d}", redrives + 1);
 	OfBufferEvent(id, event_id, event_id - 1, "ExecutionRedriven", NULL, now,
@@ -173,7 +127,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 				  owner);
 	OfFlushEvents();
 	OfWakeWorkersAtCommit();
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -216,17 +170,6 @@ check_syncable(const char *state_machine, OfMachine *m)
 	}
 }
 
-/* A random (version 4) UUID */
-static void
-random_uuid(pg_uuid_t *id)
-{
-	if (!pg_strong_random(id->data, UUID_LEN))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random execution id")));
-	id->data[6] = (id->data[6] & 0x0f) | 0x40;
-	id->data[8] = (id->data[8] & 0x3f) | 0x80;
-}
 
 PG_FUNCTION_INFO_V1(orderflow_start_sync_execution);
 
@@ -240,7 +183,7 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 	char	   *sm;
 	Datum		input;
 	Datum		arg;
-	OwnerSwitch sw;
+	OfOwnerSwitch sw;
 	bool		isnull;
 	pg_uuid_t	def_id;
 	pg_uuid_t	name_id;
@@ -263,11 +206,11 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 	input = PG_ARGISNULL(1) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))
 		: PG_GETARG_DATUM(1);
 
-	connect_spi();
+	OfConnectSpi();
 	arg = CStringGetTextDatum(sm);
-	become_extension_owner(&sw);
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_LATEST_DEFINITION, &arg, NULL, true, 1);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -279,19 +222,19 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 	check_syncable(sm, def->machine);
 	SPI_finish();
 
-	random_uuid(&name_id);
+	OfRandomUuid(&name_id);
 	id = DatumGetUUIDP(DirectFunctionCall3(orderflow_start_execution,
 										   CStringGetTextDatum(sm), input,
-										   CStringGetTextDatum(uuid_text(&name_id))));
+										   CStringGetTextDatum(OfUuidText(&name_id))));
 
-	connect_spi();
-	become_extension_owner(&sw);
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
 	OfRunExecutionTree(id);
 	arg = UUIDPGetDatum(id);
 	OfExecQuery(OFQ_EXECUTION_RESULT, &arg, NULL, false, 1);
-	restore_identity(&sw);
+	OfRestoreIdentity(&sw);
 	if (SPI_processed == 0)
-		elog(ERROR, "orderflow: synchronous execution %s disappeared", uuid_text(id));
+		elog(ERROR, "orderflow: synchronous execution %s disappeared", OfUuidText(id));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	/*
@@ -315,7 +258,7 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 		PG_RETURN_JSONB_P(output);
 	}
 	if (strcmp(status, "RUNNING") == 0)
-		elog(ERROR, "orderflow: synchronous execution %s stopped while running", uuid_text(id));
+		elog(ERROR, "orderflow: synchronous execution %s stopped while running", OfUuidText(id));
 	ereport(ERROR,
 			(errcode(ERRCODE_OF_EXECUTION_FAILED),
 			 errmsg("synchronous execution of \"%s\" %s: %s", sm,

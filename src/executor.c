@@ -691,26 +691,42 @@ run_pass(ExecRun *run, OfState *state)
 	return transition(run, next_of(state), output);
 }
 
-/* TimeoutSeconds or TimeoutSecondsPath of a Task, in milliseconds */
+/*
+ * A positive number of seconds given literally or by a path into the raw
+ * input (TimeoutSeconds/TimeoutSecondsPath, HeartbeatSeconds/...Path).
+ */
 static bool
-task_timeout_ms(ExecRun *run, OfState *state, json_object *raw, int64 *ms, OfError *err)
+seconds_from(ExecRun *run, int64 literal, const OfPath *path, const char *field,
+			 json_object *raw, int64 *secs, OfError *err)
 {
 	OfEvalEnv	env;
 	json_object *v;
 	bool		found;
 
-	*ms = state->timeout_seconds * 1000;
-	if (state->timeout_seconds_path == NULL)
+	*secs = literal;
+	if (path == NULL)
 		return true;
 	init_env(&env, run, raw);
-	if (!of_path_eval(state->timeout_seconds_path, &env, &v, &found, err))
+	if (!of_path_eval(path, &env, &v, &found, err))
 		return false;
 	track(run, v);
 	if (!found || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0)
-		return of_fail(err, OF_ERR_RUNTIME,
-					   "TimeoutSecondsPath '%s' must select a positive integer",
-					   of_path_text(state->timeout_seconds_path));
-	*ms = json_object_get_int64(v) * 1000;
+		return of_fail(err, OF_ERR_RUNTIME, "%s '%s' must select a positive integer",
+					   field, of_path_text(path));
+	*secs = Min(json_object_get_int64(v), (int64) INT_MAX / 1000);
+	return true;
+}
+
+/* TimeoutSeconds or TimeoutSecondsPath of a Task, in milliseconds */
+static bool
+task_timeout_ms(ExecRun *run, OfState *state, json_object *raw, int64 *ms, OfError *err)
+{
+	int64		secs;
+
+	if (!seconds_from(run, state->timeout_seconds, state->timeout_seconds_path,
+					  "TimeoutSecondsPath", raw, &secs, err))
+		return false;
+	*ms = secs * 1000;
 	return true;
 }
 
@@ -820,23 +836,8 @@ claim_tree(Datum *args)
 static bool
 task_heartbeat_seconds(ExecRun *run, OfState *state, json_object *raw, int64 *secs, OfError *err)
 {
-	OfEvalEnv	env;
-	json_object *v;
-	bool		found;
-
-	*secs = state->heartbeat_seconds;
-	if (state->heartbeat_seconds_path == NULL)
-		return true;
-	init_env(&env, run, raw);
-	if (!of_path_eval(state->heartbeat_seconds_path, &env, &v, &found, err))
-		return false;
-	track(run, v);
-	if (!found || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0)
-		return of_fail(err, OF_ERR_RUNTIME,
-					   "HeartbeatSecondsPath '%s' must select a positive integer",
-					   of_path_text(state->heartbeat_seconds_path));
-	*secs = Min(json_object_get_int64(v), (int64) INT_MAX / 1000);
-	return true;
+	return seconds_from(run, state->heartbeat_seconds, state->heartbeat_seconds_path,
+						"HeartbeatSecondsPath", raw, secs, err);
 }
 
 /* Park for a task: until its deadline, or until send_task_* wakes it */
@@ -1614,10 +1615,7 @@ insert_child(ExecRun *run, OfState *state, int index, json_object *input, bool q
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 	OfMachine  *m = state->type == OF_STATE_PARALLEL ? state->branches[index] : state->iterator;
 
-	if (!pg_strong_random(id->data, UUID_LEN))
-		elog(ERROR, "orderflow: could not generate a random id");
-	id->data[6] = (id->data[6] & 0x0f) | 0x40;
-	id->data[8] = (id->data[8] & 0x3f) | 0x80;
+	OfRandomUuid(id);
 	v[0] = UUIDPGetDatum(id);
 	v[1] = JsonbPGetDatum(OfJsoncToJsonb(input));
 	v[2] = TimestampTzGetDatum(GetCurrentTimestamp());

@@ -51,6 +51,20 @@ extern bool OfWorkersAvailable(void);
 /* Pids of the running pool workers into pids[0..max-1]; returns the count */
 extern int	OfWorkerPids(int *pids, int max);
 
+/* ---- util.c: helpers shared by the SQL-callable functions ---- */
+typedef struct OfOwnerSwitch
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} OfOwnerSwitch;
+
+struct pg_uuid_t;
+extern void OfBecomeExtensionOwner(OfOwnerSwitch *sw);
+extern void OfRestoreIdentity(OfOwnerSwitch *sw);
+extern void OfConnectSpi(void);
+extern void OfRandomUuid(struct pg_uuid_t *id);
+extern char *OfUuidText(struct pg_uuid_t *id);
+
 /* ---- executor.c ---- */
 /*
  * Advance due executions in the current transaction (the caller has
