@@ -32,12 +32,10 @@
 #      history, and draws that order's path through the workflow
 #      (orderflow.render_graph, dot -Tsvg) into demo/out/.
 #
-# --engine-batch-size (default 1) sets orderflow.batch_size for the run
-# (ALTER SYSTEM + reload, put back at the end): with several executions
-# per worker transaction, the row locks a task takes (stock rows of hot
-# SKUs) are held until the whole batch commits, and the two workers then
-# block each other and deadlock (the README has the numbers).  "keep" runs
-# with the server's setting.
+# --engine-batch-size N runs the surge with orderflow.batch_size = N
+# (ALTER SYSTEM + reload, put back at the end; needs a superuser), to see
+# how the size of the workers' batches plays with the hot SKUs' row locks;
+# the default, "keep", runs with the server's setting.
 #
 # Exit status: 0 when everything balances and every execution finished
 # (SUCCEEDED, or FAILED with InventoryError for orders that are short on
@@ -55,7 +53,7 @@ BATCH=250
 WORKFLOW=seed
 TIMEOUT=""
 OUT_DIR="demo/out"
-ENGINE_BATCH=1
+ENGINE_BATCH=keep
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 die() { echo "surge: $*" >&2; exit 2; }
@@ -128,9 +126,7 @@ if [ "$ENGINE_BATCH" != keep ] && [ "$ENGINE_BATCH" != "$BATCH_WAS" ]; then
   if q "ALTER SYSTEM SET orderflow.batch_size = $ENGINE_BATCH" >/dev/null && q "SELECT pg_reload_conf()" >/dev/null; then
     BATCH_CHANGED=1
     for _ in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; done   # the workers pick it up at their next loop
-    echo "NOTE: orderflow.batch_size = $ENGINE_BATCH for this run (was $BATCH_WAS; put back at the end):"
-    echo "      tasks lock hot stock rows, and a worker holds its locks until its whole batch commits"
-    echo "      (--engine-batch-size keep runs with the server's setting)"
+    echo "NOTE: orderflow.batch_size = $ENGINE_BATCH for this run (was $BATCH_WAS; put back at the end)"
   else
     echo "NOTE: could not set orderflow.batch_size (needs a superuser); running with $BATCH_WAS"
   fi
