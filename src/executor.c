@@ -341,6 +341,9 @@ init_env(OfEvalEnv *env, ExecRun *run, json_object *input)
 	env->input = input;
 	env->context = run->context;
 	env->variables = run->variables;
+	env->hash = OfHashForIntrinsic;
+	env->random_uuid = OfUuidForIntrinsic;
+	env->random_double = OfRandomForIntrinsic;
 	env->build_context = build_context;
 	env->build_context_arg = run;
 }

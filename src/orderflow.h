@@ -64,6 +64,11 @@ extern void OfRestoreIdentity(OfOwnerSwitch *sw);
 extern void OfConnectSpi(void);
 extern void OfRandomUuid(struct pg_uuid_t *id);
 extern char *OfUuidText(struct pg_uuid_t *id);
+/* the server's callbacks for States.Hash, States.UUID, States.MathRandom */
+extern bool OfHashForIntrinsic(const char *algorithm, const char *data, size_t len,
+							   char *hex_out, size_t hex_out_size);
+extern void OfUuidForIntrinsic(char out[37]);
+extern double OfRandomForIntrinsic(void);
 
 /* ---- executor.c ---- */
 /*

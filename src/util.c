@@ -11,6 +11,11 @@
 #include "orderflow.h"
 #include "storage.h"
 
+#include "common/cryptohash.h"
+#include "common/md5.h"
+#include "common/pg_prng.h"
+#include "common/sha1.h"
+#include "common/sha2.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/uuid.h"
@@ -70,4 +75,69 @@ char *
 OfUuidText(pg_uuid_t *id)
 {
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+/*
+ * States.Hash for the evaluator (OfEvalEnv.hash): PostgreSQL's own
+ * cryptohash (OpenSSL underneath on Debian), lower-case hex.  Returns false
+ * for an unknown algorithm or a failure, which the evaluator reports as
+ * States.Runtime.
+ */
+bool
+OfHashForIntrinsic(const char *algorithm, const char *data, size_t len,
+				   char *hex_out, size_t hex_out_size)
+{
+	static const struct
+	{
+		const char *name;
+		pg_cryptohash_type type;
+		int			digest_len;
+	}			algorithms[] = {
+		{"MD5", PG_MD5, MD5_DIGEST_LENGTH},
+		{"SHA-1", PG_SHA1, SHA1_DIGEST_LENGTH},
+		{"SHA-256", PG_SHA256, PG_SHA256_DIGEST_LENGTH},
+		{"SHA-384", PG_SHA384, PG_SHA384_DIGEST_LENGTH},
+		{"SHA-512", PG_SHA512, PG_SHA512_DIGEST_LENGTH},
+	};
+	uint8		digest[PG_SHA512_DIGEST_LENGTH];
+
+	for (int i = 0; i < (int) lengthof(algorithms); i++)
+	{
+		pg_cryptohash_ctx *ctx;
+		bool		ok;
+
+		if (strcmp(algorithms[i].name, algorithm) != 0)
+			continue;
+		if (hex_out_size < (size_t) algorithms[i].digest_len * 2 + 1)
+			return false;
+		ctx = pg_cryptohash_create(algorithms[i].type);
+		ok = ctx != NULL &&
+			pg_cryptohash_init(ctx) == 0 &&
+			pg_cryptohash_update(ctx, (const uint8 *) data, len) == 0 &&
+			pg_cryptohash_final(ctx, digest, sizeof(digest)) == 0;
+		pg_cryptohash_free(ctx);
+		if (!ok)
+			return false;
+		for (int b = 0; b < algorithms[i].digest_len; b++)
+			snprintf(hex_out + 2 * b, 3, "%02x", digest[b]);
+		return true;
+	}
+	return false;
+}
+
+/* States.UUID for the evaluator: a random version 4 UUID as text */
+void
+OfUuidForIntrinsic(char out[37])
+{
+	pg_uuid_t	id;
+
+	OfRandomUuid(&id);
+	strlcpy(out, OfUuidText(&id), 37);
+}
+
+/* States.MathRandom for the evaluator: a double in [0, 1) */
+double
+OfRandomForIntrinsic(void)
+{
+	return pg_prng_double(&pg_global_prng_state);
 }
