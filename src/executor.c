@@ -140,6 +140,7 @@ typedef struct ExecRun
 
 static StepResult finish_children(ExecRun *run, OfState *state);
 static void mark_batch_conflict(ExecRun *run);
+static bool child_still_wanted(ExecRun *run);
 static int	batch_lock_timeout(ExecRun *run);
 static void notify_parent(ExecRun *run);
 static OfState *find_state_anywhere(OfMachine *m, const char *name);
@@ -1363,6 +1364,8 @@ OfCancelDescendants(pg_uuid_t *parent_id, int tag, const char *error, const char
 	OfExecQuery(OFQ_CANCEL_DESCENDANTS, v, n, false, 0);
 	count = SPI_processed;
 	tuptable = SPI_tuptable;
+	if (tag <= 0)
+		OfExecQuery(OFQ_DELETE_PARENT_COUNTERS, v, NULL, false, 0);
 	for (uint64 i = 0; i < count; i++)
 	{
 		bool		isnull;
@@ -1566,6 +1569,9 @@ apply_join_delta(JoinDelta *d)
 	args[2] = Int32GetDatum(pending);
 	args[3] = Int32GetDatum(failed);
 	args[4] = Int32GetDatum(new_next);
+	if (failures_decide(d->parent_state, failed, total))
+		new_next = next_queued;	/* the Map fails: start nothing more */
+	args[4] = Int32GetDatum(new_next);
 	OfExecQuery(OFQ_UPDATE_COUNTERS, args, NULL, false, 0);
 	if (new_next > next_queued)
 		release_queued(d, next_queued, new_next);
@@ -1705,41 +1711,6 @@ item_input(ExecRun *run, OfState *state, json_object *effective, int index,
 	return of_template_eval(state->item_selector, &env, out, err);
 }
 
-/* ItemBatcher's MaxItemsPerBatch (0 = no batching) */
-static int
-max_items_per_batch(OfState *state)
-{
-	json_object *v;
-
-	if (state->item_batcher == NULL ||
-		!json_object_object_get_ex(state->item_batcher, "MaxItemsPerBatch", &v))
-		return state->item_batcher ? 100 : 0;
-	return Max((int) json_object_get_int64(v), 1);
-}
-
-/* Group items into {"Items": [...], "BatchInput": ...} objects */
-static json_object *
-batch_items(ExecRun *run, OfState *state, json_object *items, int per_batch)
-{
-	json_object *batches = track(run, json_object_new_array());
-	json_object *batch_input = NULL;
-	int			n = json_object_array_length(items);
-
-	json_object_object_get_ex(state->item_batcher, "BatchInput", &batch_input);
-	for (int i = 0; i < n; i += per_batch)
-	{
-		json_object *batch = json_object_new_object();
-		json_object *list = json_object_new_array();
-
-		for (int j = i; j < n && j < i + per_batch; j++)
-			json_object_array_add(list, json_object_get(json_object_array_get_idx(items, j)));
-		json_object_object_add(batch, "Items", list);
-		if (batch_input != NULL)
-			json_object_object_add(batch, "BatchInput", json_object_get(batch_input));
-		json_object_array_add(batches, batch);
-	}
-	return batches;
-}
 
 /* The items of a Map state, from ItemsPath (default $) */
 static bool
@@ -1761,8 +1732,6 @@ map_items(ExecRun *run, OfState *state, json_object *effective, json_object **it
 					   "Invalid path '%s': the ItemsPath of a Map state must select an array",
 					   state->items_path ? of_path_text(state->items_path) : "$");
 	*items = v;
-	if (max_items_per_batch(state) > 0)
-		*items = batch_items(run, state, v, max_items_per_batch(state));
 	return true;
 }
 
@@ -1782,6 +1751,9 @@ typedef struct ItemSource
 	Oid			owner;
 	int64		max_items;		/* ReaderConfig.MaxItems, 0 = all */
 	int64		produced;
+	int			next_index;		/* array source: next element */
+	json_object *pending;		/* ItemBatcher: an item left for the next batch */
+	bool		has_pending;
 } ItemSource;
 
 #define READER_FETCH 1000
@@ -1813,16 +1785,22 @@ fetch_reader_batch(ItemSource *src)
 
 /* The next item (a new reference), or false when there are no more */
 static bool
-next_item(ItemSource *src, int index, json_object **item)
+next_item(ItemSource *src, json_object **item)
 {
 	bool		isnull;
 	Datum		d;
 
+	if (src->has_pending)
+	{
+		src->has_pending = false;
+		*item = src->pending;
+		return true;
+	}
 	if (src->portal == NULL)
 	{
-		if (index >= src->n)
+		if (src->next_index >= src->n)
 			return false;
-		*item = json_object_get(json_object_array_get_idx(src->array, index));
+		*item = json_object_get(json_object_array_get_idx(src->array, src->next_index++));
 		return true;
 	}
 	if (src->max_items > 0 && src->produced >= src->max_items)
@@ -1836,6 +1814,76 @@ next_item(ItemSource *src, int index, json_object **item)
 	d = SPI_getbinval(src->batch->vals[src->batch_pos++], src->batch->tupdesc, 1, &isnull);
 	src->produced++;
 	*item = isnull ? NULL : OfJsonbToJsonc(DatumGetJsonbP(d));
+	return true;
+}
+
+/* An ItemBatcher limit (0 = none) */
+static int64
+batcher_limit(OfState *state, const char *field)
+{
+	json_object *v;
+
+	if (state->item_batcher == NULL ||
+		!json_object_object_get_ex(state->item_batcher, field, &v))
+		return 0;
+	return Max(json_object_get_int64(v), 1);
+}
+
+/* Serialized size of an item, for MaxInputBytesPerBatch */
+static size_t
+item_bytes(json_object *item)
+{
+	char	   *text = of_json_to_string(item);
+	size_t		len = text ? strlen(text) : 4;
+
+	free(text);
+	return len;
+}
+
+/*
+ * The next unit of work: an item, or with an ItemBatcher a batch
+ * {"Items": [...], "BatchInput": ...} of at most MaxItemsPerBatch items
+ * (default 100 when only a byte limit is given) and MaxInputBytesPerBatch
+ * bytes (a single larger item still makes a batch of its own).
+ */
+static bool
+next_unit(OfState *state, ItemSource *src, json_object **unit)
+{
+	int64		max_items = batcher_limit(state, "MaxItemsPerBatch");
+	int64		max_bytes = batcher_limit(state, "MaxInputBytesPerBatch");
+	json_object *list;
+	json_object *batch_input = NULL;
+	json_object *item;
+	size_t		bytes = 0;
+
+	if (state->item_batcher == NULL)
+		return next_item(src, unit);
+	if (max_items == 0)
+		max_items = max_bytes > 0 ? 100 : 100;
+	list = json_object_new_array();
+	while ((int64) json_object_array_length(list) < max_items && next_item(src, &item))
+	{
+		size_t		size = max_bytes > 0 ? item_bytes(item) : 0;
+
+		if (max_bytes > 0 && json_object_array_length(list) > 0 &&
+			(int64) (bytes + size) > max_bytes)
+		{
+			src->pending = item;
+			src->has_pending = true;
+			break;
+		}
+		bytes += size;
+		json_object_array_add(list, item);
+	}
+	if (json_object_array_length(list) == 0)
+	{
+		json_object_put(list);
+		return false;
+	}
+	*unit = json_object_new_object();
+	json_object_object_add(*unit, "Items", list);
+	if (json_object_object_get_ex(state->item_batcher, "BatchInput", &batch_input))
+		json_object_object_add(*unit, "BatchInput", json_object_get(batch_input));
 	return true;
 }
 
@@ -1896,7 +1944,7 @@ insert_items(ExecRun *run, OfState *state, json_object *effective, ItemSource *s
 	/* build $$ once, outside the per-item context that is reset below */
 	if (state->item_selector != NULL)
 		build_context(run);
-	for (i = 0; next_item(src, i, &item); i++)
+	for (i = 0; next_unit(state, src, &item); i++)
 	{
 		json_object *input = NULL;
 		bool		queued = state->max_concurrency > 0 && i >= state->max_concurrency;
@@ -2500,6 +2548,9 @@ process_run(ExecRun *run)
 	{
 		if (prepare_run(run))
 			advance_execution(run);
+		/* a parent that failed or stopped meanwhile cancels the branch here */
+		if (run->is_child && strcmp(run->status, "RUNNING") == 0)
+			(void) child_still_wanted(run);
 		if (run->state_index >= 0)
 			save_run(run);
 		else

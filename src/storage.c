@@ -209,6 +209,10 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" WHERE parent_id = $1 AND parent_tag = $2",
 		5, {UUIDOID, INT4OID, INT4OID, INT4OID, INT4OID}
 	},
+	[OFQ_DELETE_PARENT_COUNTERS] = {
+		"DELETE FROM orderflow.join_counters WHERE parent_id = $1",
+		1, {UUIDOID}
+	},
 	[OFQ_DELETE_COUNTERS] = {
 		"DELETE FROM orderflow.join_counters WHERE parent_id = $1 AND parent_tag = $2",
 		2, {UUIDOID, INT4OID}
