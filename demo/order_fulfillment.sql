@@ -527,8 +527,8 @@ $$;
 
 /*
  * CheckInventory (production workflow): reserve ONE item,
- * {"order_id": ..., "item": {"line_no": ..., "sku": ...}} (the loop passes
- * the item at its index).  Short: InventoryError "SKU <sku> short by <n>",
+ * {"order_id": ..., "item": {"line_no": ..., "sku": ...}} (one iteration of
+ * the Map state CheckInventory).  Short: InventoryError "SKU <sku> short by <n>",
  * nothing of this item reserved.  When the last missing item is reserved
  * the order becomes RESERVED.  Returns {"order_id", "line_no", "sku",
  * "reserved": [{"warehouse", "qty"}], "order_reserved": bool}.
@@ -780,19 +780,19 @@ SELECT orderflow.create_state_machine('order_fulfillment', :'seed_definition') A
 /* ---------------------------------------------------------------------
  * The production variant
  *
- * - Items are reserved one by one: StartItemLoop sets $.loop.index = 0,
- *   HasMoreItems compares it with $.item_count, CheckInventory reserves
- *   States.ArrayGetItem($.items, $.loop.index), NextItem adds 1.  These
- *   four states are exactly the body of a Map state: when orderflow
- *   supports Map, replace them with
+ * - Items are reserved one by one by the Map state CheckInventory:
  *       "CheckInventory": {"Type": "Map", "ItemsPath": "$.items",
  *           "ItemSelector": {"order_id.$": "$.order_id", "item.$": "$$.Map.Item.Value"},
  *           "MaxConcurrency": 1, "ResultPath": null,
  *           "ItemProcessor": {"StartAt": "CheckItem", "States": {"CheckItem":
- *               <the CheckInventory task below, without Catch, "End": true>}},
- *           "Retry"/"Catch": <as below>, "Next": "UpdateOrderStatus"}
- *   The task function (fulfillment.check_inventory_item) takes the same
- *   {"order_id", "item"} input either way.
+ *               <a Task on CheckInventoryItem with the Retry list, "End": true>}},
+ *           "Catch": <InventoryError, States.ALL -> ReleaseReservation>,
+ *           "Next": "UpdateOrderStatus"}
+ *   Each item is a child execution (one iteration at a time); the task
+ *   function (fulfillment.check_inventory_item) takes {"order_id", "item"}.
+ *   The retries are on the item's task, so a retry re-checks that item
+ *   only; an iteration that still fails fails the Map with the same error
+ *   and cause, and the Map's Catch compensates.
  * - InventoryError is retried as in the seed, then caught: the Catch goes
  *   to ReleaseReservation (gives back the items reserved so far) and then
  *   MarkBackordered.  Any other error after retries is caught too: release,
@@ -808,23 +808,21 @@ SELECT $production$
   "ProcessOrder": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:ProcessOrder",
      "Retry": [{"ErrorEquals": ["Postgres.DeadlockDetected", "Postgres.SerializationFailure", "Postgres.LockNotAvailable"],
                 "IntervalSeconds": 1, "MaxAttempts": 5, "BackoffRate": 2, "JitterStrategy": "FULL"}],
-     "Next": "StartItemLoop"},
-  "StartItemLoop": {"Type": "Pass", "Comment": "Loop over $.items one at a time (StartItemLoop, HasMoreItems, CheckInventory, NextItem); becomes a Map over $.items once Map is supported.",
-     "Result": {"index": 0}, "ResultPath": "$.loop", "Next": "HasMoreItems"},
-  "HasMoreItems": {"Type": "Choice",
-     "Choices": [{"Variable": "$.loop.index", "NumericLessThanPath": "$.item_count", "Next": "CheckInventory"}],
-     "Default": "UpdateOrderStatus"},
-  "CheckInventory": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:CheckInventoryItem",
-     "Parameters": {"order_id.$": "$.order_id", "item.$": "States.ArrayGetItem($.items, $.loop.index)"},
+     "Next": "CheckInventory"},
+  "CheckInventory": {"Type": "Map", "Comment": "Reserve the items of $.items one at a time, each in a child execution.",
+     "ItemsPath": "$.items",
+     "ItemSelector": {"order_id.$": "$.order_id", "item.$": "$$.Map.Item.Value"},
+     "MaxConcurrency": 1,
      "ResultPath": null,
-     "Retry": [{"ErrorEquals": ["InventoryError"], "IntervalSeconds": 3, "MaxAttempts": 3, "BackoffRate": 2},
-               {"ErrorEquals": ["Postgres.DeadlockDetected", "Postgres.SerializationFailure", "Postgres.LockNotAvailable"],
-                "IntervalSeconds": 1, "MaxAttempts": 5, "BackoffRate": 2, "JitterStrategy": "FULL"}],
+     "ItemProcessor": {"StartAt": "CheckItem", "States": {
+        "CheckItem": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:CheckInventoryItem",
+           "Retry": [{"ErrorEquals": ["InventoryError"], "IntervalSeconds": 3, "MaxAttempts": 3, "BackoffRate": 2},
+                     {"ErrorEquals": ["Postgres.DeadlockDetected", "Postgres.SerializationFailure", "Postgres.LockNotAvailable"],
+                      "IntervalSeconds": 1, "MaxAttempts": 5, "BackoffRate": 2, "JitterStrategy": "FULL"}],
+           "End": true}}},
      "Catch": [{"ErrorEquals": ["InventoryError"], "ResultPath": "$.error", "Next": "ReleaseReservation"},
                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ReleaseReservation"}],
-     "Next": "NextItem"},
-  "NextItem": {"Type": "Pass", "Parameters": {"index.$": "States.MathAdd($.loop.index, 1)"},
-     "ResultPath": "$.loop", "Next": "HasMoreItems"},
+     "Next": "UpdateOrderStatus"},
   "UpdateOrderStatus": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:UpdateOrderStatus",
      "Retry": [{"ErrorEquals": ["Postgres.DeadlockDetected", "Postgres.SerializationFailure", "Postgres.LockNotAvailable"],
                 "IntervalSeconds": 1, "MaxAttempts": 5, "BackoffRate": 2, "JitterStrategy": "FULL"}],

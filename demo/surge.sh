@@ -381,14 +381,17 @@ SELECT status AS "orders by status", count(*) FROM fulfillment.orders GROUP BY s
 SQL
 
 # ------------------------------------------------------- one order's story ---
-# the most telling order: one that was retried (and failed or was caught),
-# else a multi-item order that shipped
+# the most telling order: one that failed, was caught or was retried (also
+# inside a Map iteration, a child execution), else a multi-item order that shipped
 PICK="$(q "SELECT e.id || '|' || (e.input ->> 'order_id') || '|' || e.status
              FROM orderflow.executions AS e
             WHERE e.state_machine = '$SM' AND e.name LIKE '$RUN-%' AND e.status <> 'RUNNING'
             ORDER BY (e.error IS NOT NULL
                       OR EXISTS (SELECT 1 FROM orderflow.execution_history h
-                                  WHERE h.execution_id = e.id AND h.type = 'RetryScheduled')) DESC,
+                                  WHERE h.execution_id = e.id AND h.type IN ('RetryScheduled', 'CatchMatched'))
+                      OR EXISTS (SELECT 1 FROM orderflow.executions c
+                                   JOIN orderflow.execution_history h ON h.execution_id = c.id
+                                  WHERE c.parent_id = e.id AND h.type = 'RetryScheduled')) DESC,
                      (SELECT count(*) FROM fulfillment.order_items i
                        WHERE i.order_id = (e.input ->> 'order_id')::bigint) DESC,
                      (e.input ->> 'order_id')::bigint
@@ -417,6 +420,15 @@ SELECT h.event_id AS id,
   JOIN orderflow.executions AS e ON e.id = h.execution_id
  WHERE h.execution_id = :'id'
  ORDER BY h.event_id;
+-- Map iterations (child executions) that were retried or failed
+SELECT c.branch_index AS item, h.event_id AS id, h.type, coalesce(h.state_name, '') AS state,
+       left(concat_ws(' ', h.details ->> 'error', '"' || (h.details ->> 'cause') || '"',
+                      'attempt ' || (h.details ->> 'retryAttempt'),
+                      'in ' || (h.details ->> 'retryDelaySeconds') || ' s'), 90) AS details
+  FROM orderflow.executions AS c
+  JOIN orderflow.execution_history AS h ON h.execution_id = c.id
+ WHERE c.parent_id = :'id' AND h.type IN ('TaskFailed', 'RetryScheduled', 'ExecutionFailed', 'TaskTimedOut')
+ ORDER BY c.branch_index, h.event_id;
 SQL
 
   section "picture"

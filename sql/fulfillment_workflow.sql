@@ -55,17 +55,23 @@ SELECT event_id, type, state_name FROM orderflow.execution_history
 SELECT orderflow.wait_for_execution(:'e205', '60 s') AS status;
 SELECT status, error, cause FROM orderflow.describe_execution(:'e205');
 
--- 203, production: its three items are reserved one by one, then shipped
+-- 203, production: the Map CheckInventory reserves its three items one by
+-- one (one child execution per item, MaxConcurrency 1), then it is shipped
 SELECT orderflow.wait_for_execution(:'e203', '60 s') AS status;
-SELECT output ->> 'status' AS status, output -> 'shipment' ->> 'units' AS units, output -> 'loop' AS loop
+SELECT output ->> 'status' AS status, output -> 'shipment' ->> 'units' AS units,
+       (SELECT count(*) FROM orderflow.executions AS c WHERE c.parent_id = :'e203') AS map_children
   FROM orderflow.describe_execution(:'e203');
 SELECT state_name, count(*) AS entered FROM orderflow.execution_history
  WHERE execution_id = :'e203' AND type LIKE '%StateEntered'
  GROUP BY state_name ORDER BY min(event_id);
-SELECT h.details -> 'parameters' -> 'item' ->> 'sku' AS item_checked
-  FROM orderflow.execution_history AS h
- WHERE h.execution_id = :'e203' AND h.type = 'TaskScheduled' AND h.state_name = 'CheckInventory'
- ORDER BY h.event_id;
+SELECT type, state_name FROM orderflow.execution_history
+ WHERE execution_id = :'e203' AND type LIKE 'MapState%' ORDER BY event_id;
+SELECT c.branch_index, c.status, h.details -> 'parameters' -> 'item' ->> 'sku' AS item_checked
+  FROM orderflow.executions AS c
+  JOIN orderflow.execution_history AS h ON h.execution_id = c.id
+ WHERE c.parent_id = :'e203' AND h.type = 'TaskScheduled' AND h.state_name = 'CheckItem'
+ ORDER BY c.branch_index, h.event_id;
+SELECT sku, qty, state FROM fulfillment.reservations WHERE order_id = 203 ORDER BY reservation_id;
 
 -- 202, seed: C is short by 2; retried after 3, 6 and 12 s, then FAILED.
 -- Its reservation of A was rolled back with each failed attempt.
@@ -78,15 +84,25 @@ SELECT type, state_name, details ->> 'error' AS error, details ->> 'cause' AS ca
  ORDER BY event_id;
 SELECT count(*) AS reservations_of_202 FROM fulfillment.reservations WHERE order_id = 202;
 
--- 204, production: A reserved, C short; after the retries the Catch
--- releases A (compensation) and marks the order BACKORDERED
+-- 204, production: the items are checked in SKU order; A is reserved, C is
+-- short: its iteration retries, then fails the Map with InventoryError and
+-- the cause unchanged, and D's iteration is never started (ABORTED).  The
+-- Map's Catch releases A (compensation) and marks the order BACKORDERED
 SELECT orderflow.wait_for_execution(:'e204', '60 s') AS status;
 SELECT output ->> 'status' AS status, output -> 'released' AS released, output -> 'error' AS error
   FROM orderflow.describe_execution(:'e204');
 SELECT type, state_name FROM orderflow.execution_history
  WHERE execution_id = :'e204'
-   AND (type LIKE '%StateEntered' OR type IN ('RetryScheduled', 'CatchMatched', 'ExecutionSucceeded'))
+   AND (type LIKE '%StateEntered' OR type LIKE 'MapState%'
+        OR type IN ('RetryScheduled', 'CatchMatched', 'ExecutionSucceeded'))
  ORDER BY event_id;
+SELECT c.branch_index, c.status, c.error, c.cause
+  FROM orderflow.executions AS c WHERE c.parent_id = :'e204' ORDER BY c.branch_index;
+SELECT c.branch_index, h.type, h.state_name, h.details ->> 'error' AS error
+  FROM orderflow.executions AS c
+  JOIN orderflow.execution_history AS h ON h.execution_id = c.id
+ WHERE c.parent_id = :'e204' AND h.type IN ('TaskFailed', 'RetryScheduled', 'TaskSucceeded')
+ ORDER BY c.branch_index, h.event_id;
 SELECT sku, qty, state FROM fulfillment.reservations WHERE order_id = 204 ORDER BY reservation_id;
 
 -- The orders, their status logs, and the stock: everything balances

@@ -16,7 +16,7 @@ RESET client_min_messages;
 SELECT orderflow.render_graph('order_fulfillment');
 SELECT orderflow.render_graph('order_fulfillment', format => 'dot');
 
--- The production variant: the item loop, Choice rules, Catch edges
+-- The production variant: the Map's item processor as a subgraph, Choice rules, Catch edges
 SELECT orderflow.render_graph('order_fulfillment_production');
 
 -- With executions.  Stock for one order; a second one is short.  The
@@ -34,8 +34,8 @@ SELECT orderflow.create_state_machine('order_fulfillment_fast',
                      '{States,CheckInventory,Retry,0,MaxAttempts}', '2'))
   FROM orderflow.state_machine_versions WHERE state_machine = 'order_fulfillment';
 SELECT orderflow.create_state_machine('order_fulfillment_production_fast',
-           jsonb_set(jsonb_set(definition, '{States,CheckInventory,Retry,0,IntervalSeconds}', '1'),
-                     '{States,CheckInventory,Retry,0,MaxAttempts}', '1'))
+           jsonb_set(jsonb_set(definition, '{States,CheckInventory,ItemProcessor,States,CheckItem,Retry,0,IntervalSeconds}', '1'),
+                     '{States,CheckInventory,ItemProcessor,States,CheckItem,Retry,0,MaxAttempts}', '1'))
   FROM orderflow.state_machine_versions WHERE state_machine = 'order_fulfillment_production';
 SELECT orderflow.start_execution('order_fulfillment', '{"order_id": 301}', 'order-301') AS e301 \gset
 SELECT orderflow.start_execution('order_fulfillment_fast', '{"order_id": 302}', 'order-302') AS e302 \gset
@@ -50,7 +50,8 @@ SELECT orderflow.render_graph('order_fulfillment', :'e301', 'dot');
 -- short: CheckInventory retried twice, then failed (red, orange border)
 SELECT orderflow.render_graph('order_fulfillment_fast', :'e302');
 SELECT orderflow.render_graph('order_fulfillment_fast', :'e302', 'dot');
--- compensated: CheckInventory caught (purple), the loop entered twice
+-- compensated: the Map CheckInventory caught (purple); its CheckItem
+-- coloured over both iterations (A succeeded, C retried once, then failed)
 SELECT orderflow.render_graph('order_fulfillment_production_fast', :'e303');
 
 -- Running, then stopped: where it is now (blue), then where it stopped
