@@ -356,6 +356,9 @@ typedef struct OfState
 	json_object *item_batcher;	/* raw ItemBatcher (borrowed) */
 	double		tolerated_failure_percentage;
 	int			tolerated_failure_count;
+	OfPath	   *max_concurrency_path;	/* the *Path forms, read from the Map's input */
+	OfPath	   *tolerated_failure_count_path;
+	OfPath	   *tolerated_failure_percentage_path;
 
 	/* true when any path/template of this state reads $$ */
 	bool		uses_context;

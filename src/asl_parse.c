@@ -1737,9 +1737,12 @@ parse_map_limits(ParseCtx *ctx, OfState *st, json_object *obj)
 					"ToleratedFailurePercentage must be a number from 0 to 100, got %.80s",
 					describe(v));
 	}
-	optional_path(ctx, st, obj, st->location, "MaxConcurrencyPath", true);
-	optional_path(ctx, st, obj, st->location, "ToleratedFailureCountPath", true);
-	optional_path(ctx, st, obj, st->location, "ToleratedFailurePercentagePath", true);
+	st->max_concurrency_path =
+		optional_path(ctx, st, obj, st->location, "MaxConcurrencyPath", true);
+	st->tolerated_failure_count_path =
+		optional_path(ctx, st, obj, st->location, "ToleratedFailureCountPath", true);
+	st->tolerated_failure_percentage_path =
+		optional_path(ctx, st, obj, st->location, "ToleratedFailurePercentagePath", true);
 }
 
 /* ProcessorConfig of an ItemProcessor: Mode and ExecutionType */

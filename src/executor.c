@@ -1385,7 +1385,8 @@ OfCancelDescendants(pg_uuid_t *parent_id, int tag, const char *error, const char
 
 /* Counts of a parent's children: still running, failed, all */
 static void
-child_counts(pg_uuid_t *parent_id, int tag, int64 *running, int64 *failed, int64 *total)
+child_counts(pg_uuid_t *parent_id, int tag, int64 *running, int64 *failed, int64 *total,
+			 int *tol_count, double *tol_pct)
 {
 	Datum		args[2];
 	bool		isnull;
@@ -1395,28 +1396,34 @@ child_counts(pg_uuid_t *parent_id, int tag, int64 *running, int64 *failed, int64
 	args[1] = Int32GetDatum(tag);
 	OfExecQuery(OFQ_CHILD_COUNTS, args, NULL, false, 1);
 	*running = *failed = *total = 0;
+	*tol_count = 0;
+	*tol_pct = 0;
 	if (SPI_processed == 0)
 		return;
 	tup = SPI_tuptable->vals[0];
 	*running = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 	*failed = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 	*total = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+	*tol_count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
+	*tol_pct = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 5, &isnull));
 }
 
-/* Has a Map exceeded its tolerated failures (or a Parallel failed at all)? */
+/*
+ * Has a Map exceeded its tolerated failures (or a Parallel failed at all)?
+ * The thresholds are the ones fixed when the Map started (join_counters).
+ */
 static bool
-failures_decide(OfState *state, int64 failed, int64 total)
+failures_decide(OfState *state, int64 failed, int64 total, int tol_count, double tol_pct)
 {
 	if (failed == 0)
 		return false;
 	if (state == NULL || state->type != OF_STATE_MAP)
 		return true;
-	if (state->tolerated_failure_count > 0 && failed > state->tolerated_failure_count)
+	if (tol_count > 0 && failed > tol_count)
 		return true;
-	if (state->tolerated_failure_percentage > 0 &&
-		100.0 * failed / Max(total, 1) > state->tolerated_failure_percentage)
+	if (tol_pct > 0 && 100.0 * failed / Max(total, 1) > tol_pct)
 		return true;
-	return state->tolerated_failure_count == 0 && state->tolerated_failure_percentage == 0;
+	return tol_count == 0 && tol_pct == 0;
 }
 
 /* Make an execution due now */
@@ -1553,7 +1560,9 @@ apply_join_delta(JoinDelta *d)
 				failed,
 				total,
 				next_queued,
-				new_next;
+				new_next,
+				tol_count;
+	double		tol_pct;
 
 	args[0] = UUIDPGetDatum(&d->parent_id);
 	args[1] = Int32GetDatum(d->parent_tag);
@@ -1565,17 +1574,19 @@ apply_join_delta(JoinDelta *d)
 	failed = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)) + d->failed;
 	total = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
 	next_queued = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
+	tol_count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 5, &isnull));
+	tol_pct = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 6, &isnull));
 	new_next = Min(total, next_queued + d->ended);
 	args[2] = Int32GetDatum(pending);
 	args[3] = Int32GetDatum(failed);
 	args[4] = Int32GetDatum(new_next);
-	if (failures_decide(d->parent_state, failed, total))
+	if (failures_decide(d->parent_state, failed, total, tol_count, tol_pct))
 		new_next = next_queued;	/* the Map fails: start nothing more */
 	args[4] = Int32GetDatum(new_next);
 	OfExecQuery(OFQ_UPDATE_COUNTERS, args, NULL, false, 0);
 	if (new_next > next_queued)
 		release_queued(d, next_queued, new_next);
-	if (pending <= 0 || failures_decide(d->parent_state, failed, total))
+	if (pending <= 0 || failures_decide(d->parent_state, failed, total, tol_count, tol_pct))
 		wake_execution(&d->parent_id);
 }
 
@@ -1592,14 +1603,16 @@ apply_join_batch(JoinBatch *jb)
 
 /* Create the join counters of a Parallel/Map entry */
 static void
-insert_counters(ExecRun *run, int total, int started)
+insert_counters(ExecRun *run, int total, int started, int tol_count, double tol_pct)
 {
-	Datum		args[4];
+	Datum		args[6];
 
 	args[0] = UUIDPGetDatum(&run->id);
 	args[1] = Int32GetDatum(run->children_tag);
 	args[2] = Int32GetDatum(total);
 	args[3] = Int32GetDatum(started);
+	args[4] = Int32GetDatum(tol_count);
+	args[5] = Float8GetDatum(tol_pct);
 	OfExecQuery(OFQ_INSERT_COUNTERS, args, NULL, false, 0);
 }
 
@@ -1675,7 +1688,7 @@ start_parallel(ExecRun *run, OfState *state)
 			   details_with("branches", json_object_new_int(state->n_branches)));
 	for (int i = 0; i < state->n_branches; i++)
 		insert_child(run, state, i, effective, false);
-	insert_counters(run, state->n_branches, state->n_branches);
+	insert_counters(run, state->n_branches, state->n_branches, 0, 0);
 	return wait_for_children(run);
 }
 
@@ -1752,6 +1765,7 @@ typedef struct ItemSource
 	int64		max_items;		/* ReaderConfig.MaxItems, 0 = all */
 	int64		produced;
 	int			next_index;		/* array source: next element */
+	int			max_concurrency;	/* items started at once (0 = all) */
 	json_object *pending;		/* ItemBatcher: an item left for the next batch */
 	bool		has_pending;
 } ItemSource;
@@ -1947,7 +1961,7 @@ insert_items(ExecRun *run, OfState *state, json_object *effective, ItemSource *s
 	for (i = 0; next_unit(state, src, &item); i++)
 	{
 		json_object *input = NULL;
-		bool		queued = state->max_concurrency > 0 && i >= state->max_concurrency;
+		bool		queued = src->max_concurrency > 0 && i >= src->max_concurrency;
 		bool		ok;
 
 		/* one small context per item keeps a 100,000-item map's memory flat */
@@ -1986,13 +2000,14 @@ insert_items(ExecRun *run, OfState *state, json_object *effective, ItemSource *s
  */
 static bool
 insert_items_from_reader(ExecRun *run, OfState *state, json_object *effective,
-						 int *count, OfError *err)
+						 int max_concurrency, int *count, OfError *err)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ItemSource	src = {0};
 	bool		ok = false;
 
+	src.max_concurrency = max_concurrency;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
@@ -2024,6 +2039,63 @@ insert_items_from_reader(ExecRun *run, OfState *state, json_object *effective,
 	return ok;
 }
 
+/* A Map's MaxConcurrency and tolerated failures, literal or from *Path */
+typedef struct MapLimits
+{
+	int			max_concurrency;
+	int			tolerated_count;
+	double		tolerated_percentage;
+} MapLimits;
+
+/* Read one of the *Path limits from the Map's effective input */
+static bool
+limit_from_path(ExecRun *run, const OfPath *path, json_object *effective, double max,
+				bool integral, double *out, OfError *err)
+{
+	OfEvalEnv	env;
+	json_object *v;
+	bool		found;
+
+	init_env(&env, run, effective);
+	if (!of_path_eval(path, &env, &v, &found, err))
+		return false;
+	track(run, v);
+	if (!found || !of_json_is_number(v) || of_json_number(v) < 0 || of_json_number(v) > max ||
+		(integral && !json_object_is_type(v, json_type_int)))
+		return of_fail(err, OF_ERR_RUNTIME, "'%s' must select a %s from 0 to %g",
+					   of_path_text(path), integral ? "whole number" : "number", max);
+	*out = of_json_number(v);
+	return true;
+}
+
+/* Fix a Map's limits when it starts */
+static bool
+map_limits(ExecRun *run, OfState *state, json_object *effective, MapLimits *limits, OfError *err)
+{
+	double		d;
+
+	limits->max_concurrency = state->max_concurrency;
+	limits->tolerated_count = state->tolerated_failure_count;
+	limits->tolerated_percentage = state->tolerated_failure_percentage;
+	if (state->max_concurrency_path != NULL)
+	{
+		if (!limit_from_path(run, state->max_concurrency_path, effective, INT_MAX, true, &d, err))
+			return false;
+		limits->max_concurrency = (int) d;
+	}
+	if (state->tolerated_failure_count_path != NULL)
+	{
+		if (!limit_from_path(run, state->tolerated_failure_count_path, effective, INT_MAX, true, &d, err))
+			return false;
+		limits->tolerated_count = (int) d;
+	}
+	if (state->tolerated_failure_percentage_path != NULL &&
+		!limit_from_path(run, state->tolerated_failure_percentage_path, effective, 100, false,
+						 &limits->tolerated_percentage, err))
+		return false;
+	return true;
+}
+
 /* Start the iterations of a Map state */
 static StepResult
 start_map(ExecRun *run, OfState *state)
@@ -2032,17 +2104,20 @@ start_map(ExecRun *run, OfState *state)
 	OfError		err;
 	int			n = 0;
 	bool		ok;
+	MapLimits	limits;
 
-	if (!children_input(run, state, &effective, &err))
+	if (!children_input(run, state, &effective, &err) ||
+		!map_limits(run, state, effective, &limits, &err))
 		return handle_state_error(run, state, err.error, err.cause);
 	run->children_tag = run->next_event_id;
 	emit_event(run, "MapStateStarted", state->name, NULL);
 	if (state->item_reader != NULL)
-		ok = insert_items_from_reader(run, state, effective, &n, &err);
+		ok = insert_items_from_reader(run, state, effective, limits.max_concurrency, &n, &err);
 	else
 	{
 		ItemSource	src = {0};
 
+		src.max_concurrency = limits.max_concurrency;
 		ok = map_items(run, state, effective, &src.array, &err);
 		if (ok)
 		{
@@ -2054,7 +2129,8 @@ start_map(ExecRun *run, OfState *state)
 		return handle_state_error(run, state, err.error, err.cause);
 	if (n == 0)
 		return finish_children(run, state);
-	insert_counters(run, n, state->max_concurrency > 0 ? Min(n, state->max_concurrency) : n);
+	insert_counters(run, n, limits.max_concurrency > 0 ? Min(n, limits.max_concurrency) : n,
+					limits.tolerated_count, limits.tolerated_percentage);
 	return wait_for_children(run);
 }
 
@@ -2144,14 +2220,15 @@ join_children(ExecRun *run, OfState *state)
 	int64		running,
 				failed,
 				total;
+	int			tol_count;
+	double		tol_pct;
 
-	child_counts(&run->id, run->children_tag, &running, &failed, &total);
-	if (failures_decide(state, failed, total))
+	child_counts(&run->id, run->children_tag, &running, &failed, &total, &tol_count, &tol_pct);
+	if (failures_decide(state, failed, total, tol_count, tol_pct))
 	{
 		char	   *error;
 		char	   *cause;
-		bool		tolerance = state->type == OF_STATE_MAP &&
-			(state->tolerated_failure_count > 0 || state->tolerated_failure_percentage > 0);
+		bool		tolerance = state->type == OF_STATE_MAP && (tol_count > 0 || tol_pct > 0);
 
 		first_child_failure(run, &error, &cause);
 		OfCancelDescendants(&run->id, run->children_tag, "States.Aborted",

@@ -190,18 +190,18 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	/* OFQ_CHILD_COUNTS and the next three: primary key of join_counters */
 	[OFQ_CHILD_COUNTS] = {
-		"SELECT pending, failed, total FROM orderflow.join_counters"
-		" WHERE parent_id = $1 AND parent_tag = $2",
+		"SELECT pending, failed, total, tolerated_count, tolerated_percentage"
+		" FROM orderflow.join_counters WHERE parent_id = $1 AND parent_tag = $2",
 		2, {UUIDOID, INT4OID}
 	},
 	[OFQ_INSERT_COUNTERS] = {
-		"INSERT INTO orderflow.join_counters (parent_id, parent_tag, total, pending, next_queued)"
-		" VALUES ($1, $2, $3, $3, $4)",
-		4, {UUIDOID, INT4OID, INT4OID, INT4OID}
+		"INSERT INTO orderflow.join_counters (parent_id, parent_tag, total, pending, next_queued,"
+		" tolerated_count, tolerated_percentage) VALUES ($1, $2, $3, $3, $4, $5, $6)",
+		6, {UUIDOID, INT4OID, INT4OID, INT4OID, INT4OID, FLOAT8OID}
 	},
 	[OFQ_LOCK_COUNTERS] = {
-		"SELECT pending, failed, total, next_queued FROM orderflow.join_counters"
-		" WHERE parent_id = $1 AND parent_tag = $2 FOR UPDATE",
+		"SELECT pending, failed, total, next_queued, tolerated_count, tolerated_percentage"
+		" FROM orderflow.join_counters WHERE parent_id = $1 AND parent_tag = $2 FOR UPDATE",
 		2, {UUIDOID, INT4OID}
 	},
 	[OFQ_UPDATE_COUNTERS] = {

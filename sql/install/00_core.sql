@@ -111,6 +111,9 @@ CREATE TABLE orderflow.join_counters (
     pending      integer NOT NULL,
     failed       integer NOT NULL DEFAULT 0,
     next_queued  integer NOT NULL,
+    -- a Map's tolerated failures, fixed when it started (literal or *Path)
+    tolerated_count      integer NOT NULL DEFAULT 0,
+    tolerated_percentage double precision NOT NULL DEFAULT 0,
     PRIMARY KEY (parent_id, parent_tag)
 );
 
