@@ -41,6 +41,11 @@ src/sqlstate_names.h: $(shell $(PG_CONFIG) --includedir-server)/utils/errcodes.h
 	awk -f src/gen_sqlstate_names.awk $< > $@
 
 src/task.o: src/sqlstate_names.h
+
+# Every object depends on every header of src/ (PGXS tracks no header
+# dependencies unless the server was configured with --enable-depend): a
+# changed enum in storage.h must rebuild everything that uses it.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
 EXTRA_CLEAN += src/sqlstate_names.h
 
 # The benchmark of issue #7 (bench/run_bench.sh; figures in BENCHMARKS.md).

@@ -807,6 +807,34 @@ context_for_task(ExecRun *run)
 	return OfJsoncToJsonb(run->context);
 }
 
+/*
+ * Call a task's function with the execution's limits.  Returns true with
+ * the outcome when it succeeded; otherwise *failed is what the step does
+ * next: the execution timed out, a lock conflict is retried, or the task's
+ * error goes to Retry/Catch (with TaskFailed or TaskTimedOut recorded).
+ */
+static bool
+call_task(ExecRun *run, OfState *state, const OfBinding *binding, Jsonb *task_input,
+		  int64 timeout_ms, OfTaskOutcome *outcome, StepResult *failed)
+{
+	OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
+			   binding->nargs == 2 ? context_for_task(run) : NULL,
+			   bounded_timeout(run, timeout_ms), batch_lock_timeout(run), outcome);
+	if (outcome->ok)
+		return true;
+	if (execution_deadline_passed(run))
+		*failed = time_out_execution(run);
+	else if (is_lock_conflict(outcome->error))
+		*failed = retry_after_conflict(run, state, outcome);
+	else
+	{
+		emit_event(run, strcmp(outcome->error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
+				   state->name, error_details(outcome->error, outcome->cause));
+		*failed = handle_state_error(run, state, outcome->error, outcome->cause);
+	}
+	return false;
+}
+
 /* ---------------------------------------------------------------------
  * Parked tasks: .waitForTaskToken callbacks and activities
  *
@@ -922,19 +950,10 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 		OfTaskOutcome outcome;
 		json_object *result;
 
-		OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
-				   binding->nargs == 2 ? context_for_task(run) : NULL,
-				   bounded_timeout(run, timeout_ms), batch_lock_timeout(run), &outcome);
-		if (!outcome.ok && execution_deadline_passed(run))
-			return time_out_execution(run);
-		if (!outcome.ok && is_lock_conflict(outcome.error))
-			return retry_after_conflict(run, state, &outcome);
-		if (!outcome.ok)
-		{
-			emit_event(run, strcmp(outcome.error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
-					   state->name, error_details(outcome.error, outcome.cause));
-			return handle_state_error(run, state, outcome.error, outcome.cause);
-		}
+		StepResult	failed;
+
+		if (!call_task(run, state, binding, task_input, timeout_ms, &outcome, &failed))
+			return failed;
 		/* the function's own result is only recorded: the token's result counts */
 		result = outcome.output ? track(run, OfJsonbToJsonc(outcome.output)) : NULL;
 		emit_event(run, "TaskSubmitted", state->name, details_with("output", result));
@@ -1124,6 +1143,7 @@ run_task(ExecRun *run, OfState *state)
 	json_object *result;
 	json_object *output;
 	const OfBinding *binding = OfFindBinding(run->def, state->resource);
+	StepResult	failed;
 	OfTaskOutcome outcome;
 	OfError		err;
 	int64		timeout_ms;
@@ -1154,19 +1174,8 @@ run_task(ExecRun *run, OfState *state)
 		json_object_object_add(d, "timeoutInSeconds", json_object_new_int64(timeout_ms / 1000));
 	emit_event(run, "TaskScheduled", state->name, d);
 
-	OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
-			   binding->nargs == 2 ? context_for_task(run) : NULL,
-			   bounded_timeout(run, timeout_ms), batch_lock_timeout(run), &outcome);
-	if (!outcome.ok && execution_deadline_passed(run))
-		return time_out_execution(run);
-	if (!outcome.ok && is_lock_conflict(outcome.error))
-		return retry_after_conflict(run, state, &outcome);
-	if (!outcome.ok)
-	{
-		emit_event(run, strcmp(outcome.error, OF_ERR_TIMEOUT) == 0 ? "TaskTimedOut" : "TaskFailed",
-				   state->name, error_details(outcome.error, outcome.cause));
-		return handle_state_error(run, state, outcome.error, outcome.cause);
-	}
+	if (!call_task(run, state, binding, task_input, timeout_ms, &outcome, &failed))
+		return failed;
 	if (outcome.output != NULL && VARSIZE(outcome.output) > (Size) of_max_payload_bytes)
 		return handle_state_error(run, state, "States.DataLimitExceeded",
 								  psprintf("the task result is %u bytes, over orderflow.max_payload_size",
