@@ -234,6 +234,48 @@ emit_event(ExecRun *run, const char *type, const char *state_name, json_object *
 				  GetCurrentTimestamp(), jb, run->owner);
 }
 
+/*
+ * Record an event whose details are {key: value} for a value that is
+ * jsonb already (a task's result, a state's output converted for its size
+ * check): wrapping the existing jsonb saves converting it from json-c again.
+ */
+static void
+emit_event_with_jsonb(ExecRun *run, const char *type, const char *state_name,
+					  const char *key, Jsonb *value)
+{
+	JsonbParseState *ps = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+	JsonbValue *res;
+	int			event_id = run->next_event_id++;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	pushJsonbValue(&ps, WJB_KEY, &k);
+	if (value == NULL)
+	{
+		v.type = jbvNull;
+		pushJsonbValue(&ps, WJB_VALUE, &v);
+	}
+	else if (JB_ROOT_IS_SCALAR(value))
+	{
+		JsonbExtractScalar(&value->root, &v);
+		pushJsonbValue(&ps, WJB_VALUE, &v);
+	}
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &value->root;
+		v.val.binary.len = VARSIZE(value) - VARHDRSZ;
+		pushJsonbValue(&ps, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	OfBufferEvent(&run->id, event_id, event_id - 1, type, state_name,
+				  GetCurrentTimestamp(), JsonbValueToJsonb(res), run->owner);
+}
+
 /* Details object {key: value} where value is borrowed */
 static json_object *
 details_with(const char *key, json_object *value)
@@ -433,16 +475,13 @@ apply_result_path(ExecRun *run, const OfPathField *field, json_object *raw,
 static bool
 apply_assign(ExecRun *run, const OfTemplate *assign, json_object *value, OfError *err)
 {
-	OfEvalEnv	env;
 	json_object *assigned;
 	json_object *merged;
 
 	if (assign == NULL)
 		return true;
-	init_env(&env, run, value);
-	if (!of_template_eval(assign, &env, &assigned, err))
+	if (!apply_template(run, assign, value, &assigned, err))
 		return false;
-	track(run, assigned);
 	if (!json_object_is_type(assigned, json_type_object))
 		return of_fail(err, OF_ERR_RUNTIME, "Assign must produce an object of variables");
 	merged = track(run, json_object_new_object());
@@ -506,8 +545,8 @@ transition(ExecRun *run, int next_index, json_object *output)
 		return fail_execution(run, "States.DataLimitExceeded",
 							  psprintf("The state output of %s is %u bytes, over orderflow.max_payload_size (%d bytes)",
 									   state->name, VARSIZE(jb), of_max_payload_bytes));
-	emit_event(run, psprintf("%sStateExited", event_prefix(state)), state->name,
-			   details_with("output", output));
+	emit_event_with_jsonb(run, psprintf("%sStateExited", event_prefix(state)), state->name,
+						  "output", jb);
 	run->transitions++;
 	if (next_index < 0)
 		return finish_execution(run, "SUCCEEDED", output, NULL, NULL);
@@ -1181,7 +1220,7 @@ run_task(ExecRun *run, OfState *state)
 								  psprintf("the task result is %u bytes, over orderflow.max_payload_size",
 										   VARSIZE(outcome.output)));
 	result = outcome.output ? track(run, OfJsonbToJsonc(outcome.output)) : NULL;
-	emit_event(run, "TaskSucceeded", state->name, details_with("output", result));
+	emit_event_with_jsonb(run, "TaskSucceeded", state->name, "output", outcome.output);
 	if (!apply_template(run, state->result_selector, result, &result, &err) ||
 		!apply_assign(run, state->assign_template, result, &err) ||
 		!apply_result_path(run, &state->result_path, raw, result, &output, &err) ||
