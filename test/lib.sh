@@ -13,9 +13,14 @@
 # postmaster.pid), and of_outer_cleanup removes the temp dir.
 
 OF_PG_MAJOR=15
-OF_BINDIR=/usr/lib/postgresql/$OF_PG_MAJOR/bin
+# OF_PG_ROOT (optional): a private, relocated copy of the server (a directory
+# holding usr/lib/postgresql/15, usr/share/postgresql/15 and
+# usr/include/postgresql), so that several runs on one machine never install
+# over each other's extension.  Unset: the Debian install under /usr.
+OF_PG_ROOT="${OF_PG_ROOT:-}"
+OF_BINDIR=$OF_PG_ROOT/usr/lib/postgresql/$OF_PG_MAJOR/bin
 OF_PG_CONFIG=$OF_BINDIR/pg_config
-OF_PGXS_DIR=/usr/lib/postgresql/$OF_PG_MAJOR/lib/pgxs
+OF_PGXS_DIR=$OF_PG_ROOT/usr/lib/postgresql/$OF_PG_MAJOR/lib/pgxs
 OF_PG_REGRESS=$OF_PGXS_DIR/src/test/regress/pg_regress
 OF_PG_ISOLATION_REGRESS=$OF_PGXS_DIR/src/test/isolation/pg_isolation_regress
 OF_DEPS=(postgresql-15 postgresql-server-dev-15 libjson-c-dev libipc-run-perl
@@ -97,6 +102,7 @@ of_user_cmd() {
     "LANG=C.UTF-8" "LC_MESSAGES=C"
     "TMPDIR=${OF_WORK:-/tmp}"
     "CI=${CI:-}"
+    "OF_PG_ROOT=${OF_PG_ROOT:-}"
   )
   while [ $# -gt 0 ] && [[ $1 == [A-Za-z_]*=* ]]; do envv+=("$1"); shift; done
   if [ "$(id -un)" = "$OF_RUN_USER" ]; then
@@ -185,7 +191,7 @@ of_make_copy() {  # of_make_copy REPO PREFIX
 # `make install` to the end of the run (fd 9, released when this script
 # exits; the inner stage and the clusters do not inherit it), so that a
 # concurrent run does not replace the extension under our tests.
-OF_LOCK_FILE=/tmp/orderflow-install.lock
+OF_LOCK_FILE=/tmp/orderflow-install${OF_PG_ROOT:+$(printf %s "$OF_PG_ROOT" | tr / _)}.lock
 of_lock_install() {
   command -v flock >/dev/null 2>&1 || return 0
   [ -e "$OF_LOCK_FILE" ] || { : > "$OF_LOCK_FILE" && chmod 666 "$OF_LOCK_FILE"; } 2>/dev/null
