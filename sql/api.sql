@@ -269,9 +269,11 @@ SELECT name, status, error, cause FROM orderflow.executions
 SELECT e.name, h.type FROM orderflow.execution_history AS h
   JOIN orderflow.executions AS e ON e.id = h.execution_id
  WHERE e.state_machine = 'api_delete_me' AND h.event_id > 1 ORDER BY e.name, h.event_id;
-SELECT count(*) FROM orderflow.state_machines WHERE name = 'api_delete_me';
+-- its row stays as a tombstone (the name stays with its owner), without versions
+SELECT count(*), bool_and(deleted_at IS NOT NULL) AS tombstone
+  FROM orderflow.state_machines WHERE name = 'api_delete_me';
 SELECT count(*) FROM orderflow.state_machine_versions WHERE state_machine = 'api_delete_me';
--- the name can be used again, from version 1
+-- the owner can use the name again, from version 1
 SELECT orderflow.create_state_machine('api_delete_me',
   '{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}');
 -- finished executions do not stop a delete

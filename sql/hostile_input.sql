@@ -15,7 +15,7 @@ CREATE SCHEMA hostile;
 CREATE FUNCTION hostile.counts(OUT state_machines bigint, OUT versions bigint,
     OUT executions bigint, OUT history bigint)
 LANGUAGE sql AS $$
-  SELECT (SELECT count(*) FROM orderflow.state_machines WHERE name LIKE 'hostile%'),
+  SELECT (SELECT count(*) FROM orderflow.state_machines WHERE name LIKE 'hostile%' AND deleted_at IS NULL),
          (SELECT count(*) FROM orderflow.state_machine_versions WHERE state_machine LIKE 'hostile%'),
          (SELECT count(*) FROM orderflow.executions WHERE state_machine LIKE 'hostile%'),
          (SELECT count(*) FROM orderflow.execution_history AS h
@@ -307,5 +307,5 @@ SELECT e.state_machine, e.status, count(*) FILTER (WHERE h.type = 'ExecutionStar
  GROUP BY e.id, e.state_machine, e.status ORDER BY 1, 2;
 
 SELECT orderflow.delete_state_machine(name, force => true) FROM orderflow.state_machines
- WHERE name LIKE 'hostile%' ORDER BY name;
+ WHERE name LIKE 'hostile%' AND deleted_at IS NULL ORDER BY name;
 DROP SCHEMA hostile CASCADE;

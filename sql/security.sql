@@ -108,6 +108,9 @@ SELECT orderflow.create_state_machine('sec_read_open',
   '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "sec.read_open", "End": true}}}');
 SELECT orderflow.create_state_machine('sec_whoami',
   '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "sec.whoami", "End": true}}}');
+-- everybody may start them (sql/privileges.sql tests the START privilege)
+SELECT orderflow.grant_state_machine(s, 'START', 'PUBLIC')
+  FROM unnest(ARRAY['sec_read_secret', 'sec_read_open', 'sec_whoami']) AS s;
 -- the superuser may read the secret
 CALL sec.run('sec_read_secret');
 SET ROLE regress_of_alice;
@@ -169,8 +172,9 @@ SELECT orderflow.create_state_machine('sec_restricted',
   '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "sec.restricted", "End": true}}}');
 CALL sec.run('sec_restricted');
 SELECT orderflow.register_resource('arn:restricted', 'sec.restricted(jsonb)');
+-- bob, granted START on alice's state machine, starts it: its task runs as bob
+SELECT orderflow.grant_state_machine('sec_restricted', 'START', 'regress_of_bob');
 RESET ROLE;
--- bob may start alice's state machine, but its task runs as bob
 SET ROLE regress_of_bob;
 CALL sec.run('sec_restricted');
 RESET ROLE;
@@ -238,12 +242,14 @@ SELECT count(*) FROM orderflow.execution_history WHERE execution_id = :'alice_ru
 SELECT sec.try(format('SELECT * FROM orderflow.describe_execution(%L)', :'alice_run'));
 SELECT sec.try(format('SELECT orderflow.wait_for_execution(%L, %L)', :'alice_run', '1 s'));
 SELECT sec.try(format('SELECT orderflow.stop_execution(%L)', :'alice_run'));
--- nor change or delete alice's state machine, nor rebind her resource
+-- nor change or delete alice's state machine; registering the string of
+-- her resource makes a registration of bob's own (hers stays hers)
 SELECT orderflow.update_state_machine('sec_alice_wait',
   '{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT orderflow.delete_state_machine('sec_alice_wait', force => true);
 SELECT orderflow.register_resource('arn:restricted', 'sec.read_open(jsonb)');
+SELECT resource, owner, fn FROM orderflow.resources WHERE resource = 'arn:restricted';
 -- the tables cannot be written directly
 UPDATE orderflow.executions SET status = 'SUCCEEDED';
 INSERT INTO orderflow.execution_history (execution_id, event_id, type, ts, owner)

@@ -16,6 +16,7 @@
 
 #include "orderflow.h"
 #include "definition.h"
+#include "privileges.h"
 #include "storage.h"
 #include "callback.h"
 #include "task.h"
@@ -131,6 +132,47 @@ insert_version(const char *name, int version, Jsonb *definition, Jsonb *resource
 	OfExecQuery(OFQ_INSERT_VERSION, v, NULL, false, 0);
 }
 
+/*
+ * create_state_machine found the name taken.  A live state machine is a
+ * duplicate; a deleted one's name (a tombstone) stays with its owner: a
+ * role with the previous owner's privileges (or a superuser) takes it
+ * back, anybody else is refused, so that nobody can re-create a deleted
+ * name to capture the executions its callers keep starting.  Locks the row.
+ */
+static void
+claim_tombstone(const char *name, Oid caller)
+{
+	OfOwnerSwitch sw;
+	Datum		v[2];
+	bool		isnull;
+	Oid			owner;
+	bool		deleted;
+
+	v[0] = CStringGetTextDatum(name);
+	OfBecomeExtensionOwner(&sw);
+	OfExecQuery(OFQ_LOCK_ANY_STATE_MACHINE, v, NULL, false, 1);
+	OfRestoreIdentity(&sw);
+	if (SPI_processed == 0)
+		elog(ERROR, "orderflow: state machine \"%s\" conflicted but cannot be found", name);
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!deleted)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("state machine \"%s\" already exists", name),
+				 errhint("Use orderflow.update_state_machine() to store a new version.")));
+	if (!has_privs_of_role(caller, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("state machine name \"%s\" belongs to a deleted state machine of another role", name),
+				 errdetail("The name of a deleted state machine stays with its owner, so that no other role can create it again and capture the executions its callers start."),
+				 errhint("Choose another name; a superuser can free this one by deleting its row from orderflow.state_machines.")));
+	v[1] = ObjectIdGetDatum(caller);
+	OfBecomeExtensionOwner(&sw);
+	OfExecQuery(OFQ_REVIVE_STATE_MACHINE, v, NULL, false, 0);
+	OfRestoreIdentity(&sw);
+}
+
 PG_FUNCTION_INFO_V1(orderflow_create_state_machine);
 
 /* create_state_machine(name, definition): validate and store version 1 */
@@ -152,10 +194,11 @@ orderflow_create_state_machine(PG_FUNCTION_ARGS)
 	v[1] = ObjectIdGetDatum(caller);
 	OfExecQuery(OFQ_INSERT_STATE_MACHINE, v, NULL, false, 0);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("state machine \"%s\" already exists", name),
-				 errhint("Use orderflow.update_state_machine() to store a new version.")));
+	{
+		OfRestoreIdentity(&sw);
+		claim_tombstone(name, caller);
+		OfBecomeExtensionOwner(&sw);
+	}
 	insert_version(name, 1, definition, resources, caller);
 	OfRestoreIdentity(&sw);
 	SPI_finish();
@@ -419,19 +462,11 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 				 errmsg("a resource string must be 1 to 2048 characters long")));
 	check_task_signature(fn);
 	OfConnectSpi();
-	OfBecomeExtensionOwner(&sw);
-	v[0] = CStringGetTextDatum(resource);
-	OfExecQuery(OFQ_FIND_RESOURCE, v, NULL, false, 1);
-	OfRestoreIdentity(&sw);
-	if (SPI_processed > 0)
-	{
-		/* rebinding someone else's resource would hijack their workflows */
-		bool		isnull;
-		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-														   SPI_tuptable->tupdesc, 2, &isnull));
-
-		check_owner("resource", resource, owner);
-	}
+	/*
+	 * Registrations are per owner: this one is the caller's own, whoever
+	 * else registered the same string (definition.c picks the creator's
+	 * own first), so nobody can squat a string for another role.
+	 */
 	OfBecomeExtensionOwner(&sw);
 	v[0] = CStringGetTextDatum(resource);
 	v[1] = ObjectIdGetDatum(fn);
@@ -439,6 +474,33 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 	OfExecQuery(OFQ_UPSERT_RESOURCE, v, NULL, false, 0);
 	OfRestoreIdentity(&sw);
 	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(orderflow_unregister_resource);
+
+/* unregister_resource(resource): drop the caller's own registration */
+Datum
+orderflow_unregister_resource(PG_FUNCTION_ARGS)
+{
+	char	   *resource = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	OfOwnerSwitch sw;
+	Datum		v[2];
+	uint64		n;
+
+	OfConnectSpi();
+	v[0] = CStringGetTextDatum(resource);
+	v[1] = ObjectIdGetDatum(GetUserId());
+	OfBecomeExtensionOwner(&sw);
+	OfExecQuery(OFQ_RESOURCE_DELETE, v, NULL, false, 0);
+	n = SPI_processed;
+	OfRestoreIdentity(&sw);
+	SPI_finish();
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("resource \"%s\" has no registration of yours", resource),
+				 errhint("SELECT resource, fn FROM orderflow.resources; lists the registrations you may see.")));
 	PG_RETURN_VOID();
 }
 
@@ -562,7 +624,10 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 	check_payload("execution input", input);
 
 	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
 	latest_definition(sm, &def_id, &version);
+	OfRestoreIdentity(&sw);
+	OfCheckStartPrivilege(sm);
 	def = OfGetDefinition(&def_id);
 
 	memset(n, ' ', sizeof(n));
@@ -638,7 +703,7 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("execution %s does not exist",
 							DatumGetCString(DirectFunctionCall1(uuid_out, arg))),
-					 errhint("You only see executions your role started.")));
+					 errhint("You only see executions your role started or may READ.")));
 		status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		if (strcmp(status, "RUNNING") != 0 || GetCurrentTimestamp() >= deadline)
@@ -702,10 +767,7 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 	status = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 	owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 	next_event_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-	if (!has_privs_of_role(GetUserId(), owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("execution %s does not exist", DatumGetCString(DirectFunctionCall1(uuid_out, arg)))));
+	OfCheckExecutionPrivilege(id, owner, "STOP");
 	if (strcmp(status, "RUNNING") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -298,8 +298,7 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for this task token"),
 				 errdetail("Only the role that started the execution (or a role with its privileges) may complete its tasks; for an activity task, the activity's owner may too."),
-				 errhint("The execution's owner is role \"%s\".",
-						 GetUserNameFromId(exec_owner, true))));
+				 errhint("Complete the task as the role that started its execution, or as the owner of its activity.")));
 	if (strcmp(exec_status, "RUNNING") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -435,9 +434,12 @@ check_activity_name(const char *name)
 	}
 }
 
-/* The owner of an activity, or InvalidOid (SPI connected, as extension owner) */
+/*
+ * The owner of an activity, or InvalidOid; *deleted tells a tombstone
+ * (SPI connected, as extension owner)
+ */
 static Oid
-activity_owner(const char *name)
+activity_owner(const char *name, bool *deleted)
 {
 	Datum		arg = CStringGetTextDatum(name);
 	bool		isnull;
@@ -445,30 +447,39 @@ activity_owner(const char *name)
 	OfExecQuery(OFQ_ACTIVITY_FIND, &arg, NULL, false, 1);
 	if (SPI_processed == 0)
 		return InvalidOid;
+	*deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* Error out unless the activity exists and the caller acts for its owner */
+/* The refusal for a role without the activity owner's privileges */
+static void
+not_activity_owner(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("must be owner of activity %s", name),
+			 errdetail("Only its owner (or a role with the owner's privileges, or a superuser) may do this; the name of a deleted activity stays with its owner."),
+			 errhint("Choose another activity name, or ask its owner.")));
+}
+
+/* Error out unless the (live) activity exists and the caller acts for its owner */
 static void
 check_activity_access(const char *name)
 {
 	OfOwnerSwitch sw;
 	Oid			owner;
+	bool		deleted = false;
 
 	OfBecomeExtensionOwner(&sw);
-	owner = activity_owner(name);
+	owner = activity_owner(name, &deleted);
 	OfRestoreIdentity(&sw);
-	if (!OidIsValid(owner))
+	if (OidIsValid(owner) && !has_privs_of_role(GetUserId(), owner))
+		not_activity_owner(name);
+	if (!OidIsValid(owner) || deleted)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("activity \"%s\" does not exist", name),
 				 errhint("Create it with orderflow.create_activity('%s').", name)));
-	if (!has_privs_of_role(GetUserId(), owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of activity %s", name),
-				 errhint("The owner is role \"%s\"; ask it, or a superuser, to do this.",
-						 GetUserNameFromId(owner, true))));
 }
 
 PG_FUNCTION_INFO_V1(orderflow_create_activity);
@@ -489,7 +500,23 @@ orderflow_create_activity(PG_FUNCTION_ARGS)
 	OfExecQuery(OFQ_ACTIVITY_INSERT, v, NULL, false, 0);
 	OfRestoreIdentity(&sw);
 	if (SPI_processed == 0)
-		check_activity_access(name);
+	{
+		/* taken: fine for its owner; a deleted one is revived by its owner only */
+		bool		deleted = false;
+		Oid			owner;
+
+		OfBecomeExtensionOwner(&sw);
+		owner = activity_owner(name, &deleted);
+		OfRestoreIdentity(&sw);
+		if (!has_privs_of_role(GetUserId(), owner))
+			not_activity_owner(name);
+		if (deleted)
+		{
+			OfBecomeExtensionOwner(&sw);
+			OfExecQuery(OFQ_ACTIVITY_REVIVE, v, NULL, false, 0);
+			OfRestoreIdentity(&sw);
+		}
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -21,6 +21,7 @@
 
 #include "callback.h"
 #include "definition.h"
+#include "privileges.h"
 #include "storage.h"
 
 #include "catalog/pg_type.h"
@@ -89,10 +90,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 	has_timeout = !isnull;
 	redrives = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
 
-	if (!has_privs_of_role(GetUserId(), owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("execution %s does not exist", OfUuidText(id))));
+	OfCheckExecutionPrivilege(id, owner, "REDRIVE");
 	if (is_child)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -218,6 +216,8 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 				 errhint("Create it with orderflow.create_state_machine().")));
 	memcpy(&def_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 		   sizeof(pg_uuid_t));
+	/* before anything runs (start_execution checks again) */
+	OfCheckStartPrivilege(sm);
 	def = OfGetDefinition(&def_id);
 	check_syncable(sm, def->machine);
 	SPI_finish();

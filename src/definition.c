@@ -151,30 +151,62 @@ task_function_problem(Oid fn)
 }
 
 /*
- * The function a registered resource (register_resource) is bound to.
- * Only registrations made by a role whose privileges the caller has (or
- * by a superuser) count: otherwise anyone could squat a Resource string
- * that another role's definitions will use and run their own code with
- * that role's rights.
+ * The function a registered resource (register_resource) is bound to for
+ * the creator (the caller).  Registrations are per owner; the creator's
+ * own wins, else one of a role whose privileges the creator has, else a
+ * superuser's.  Nobody else's counts: otherwise anyone could squat a
+ * Resource string that another role's definitions will use and run their
+ * own code with that role's rights.  Two candidates of the best rank that
+ * are not the creator's own are ambiguous: *problem says so.
  */
 static Oid
-find_registered_resource(const char *resource)
+find_registered_resource(const char *resource, const char **problem)
 {
+	Oid			creator = GetUserId();
 	Datum		arg = CStringGetTextDatum(resource);
-	bool		isnull;
-	Datum		fn;
-	Oid			owner;
+	OfOwnerSwitch sw;
+	Oid			best = InvalidOid;
+	int			best_rank = 3;
+	int			at_best = 0;
 
-	OfExecQuery(OFQ_FIND_RESOURCE, &arg, NULL, true, 1);
-	if (SPI_processed == 0)
+	*problem = NULL;
+	/* every role's registrations: the creator may not see them all */
+	OfBecomeExtensionOwner(&sw);
+	OfExecQuery(OFQ_FIND_RESOURCE, &arg, NULL, true, 0);
+	OfRestoreIdentity(&sw);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		fn = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 2, &isnull));
+		int			rank;
+
+		if (owner == creator)
+			rank = 0;
+		else if (has_privs_of_role(creator, owner))
+			rank = 1;
+		else if (superuser_arg(owner))
+			rank = 2;
+		else
+			continue;
+		if (rank < best_rank)
+		{
+			best_rank = rank;
+			best = DatumGetObjectId(fn);
+			at_best = 1;
+		}
+		else if (rank == best_rank)
+			at_best++;
+	}
+	if (at_best > 1)
+	{
+		*problem = psprintf("Resource \"%s\" is registered by several roles whose registrations you may use, "
+							"and it is not clear which one is meant; register your own with "
+							"orderflow.register_resource('%s', <function>) to choose", resource, resource);
 		return InvalidOid;
-	fn = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return InvalidOid;
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if (!has_privs_of_role(GetUserId(), owner) && !superuser_arg(owner))
-		return InvalidOid;
-	return DatumGetObjectId(fn);
+	}
+	return best;
 }
 
 /* Record a binding once per resource string */
@@ -199,15 +231,38 @@ add_binding(ValidationState *vs, const char *resource, Oid fn, int nargs)
 	MemoryContextSwitchTo(old);
 }
 
-/* An activity Resource: does the activity exist? */
+/*
+ * An activity Resource: does the activity exist, and may the creator bind
+ * it?  Only with the privileges of the activity's owner: the activity's
+ * workers receive the task inputs and decide the task results.
+ */
 static bool
 activity_resource_ok(const char *activity, char *message, size_t message_size)
 {
 	Datum		arg = CStringGetTextDatum(activity);
+	Oid			creator = GetUserId();
+	OfOwnerSwitch sw;
+	bool		isnull;
+	Oid			owner;
+	bool		deleted;
 
+	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_ACTIVITY_FIND, &arg, NULL, true, 1);
+	OfRestoreIdentity(&sw);
 	if (SPI_processed > 0)
-		return true;
+	{
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		if (!has_privs_of_role(creator, owner))
+		{
+			snprintf(message, message_size,
+					 "activity \"%s\" belongs to a role whose privileges you do not have; "
+					 "a definition may only use activities of its creator's roles", activity);
+			return false;
+		}
+		if (!deleted)
+			return true;
+	}
 	snprintf(message, message_size,
 			 "activity \"%s\" does not exist; create it with orderflow.create_activity('%s')",
 			 activity, activity);
@@ -232,9 +287,14 @@ resolve_resource(void *arg, const char *resource, char *message, size_t message_
 	if (kind == OF_RESOURCE_ACTIVITY)
 		return activity_resource_ok(name, message, message_size);
 	/* "X.waitForTaskToken": X is resolved, the binding keeps the whole string */
-	fn = find_registered_resource(resource);
-	if (!OidIsValid(fn) && kind == OF_RESOURCE_CALLBACK)
-		fn = find_registered_resource(name);
+	fn = find_registered_resource(resource, &problem);
+	if (!OidIsValid(fn) && problem == NULL && kind == OF_RESOURCE_CALLBACK)
+		fn = find_registered_resource(name, &problem);
+	if (problem != NULL)
+	{
+		snprintf(message, message_size, "%s", problem);
+		return false;
+	}
 	if (OidIsValid(fn))
 		nargs = get_func_nargs(fn);
 	else if (!is_plain_function_name(name))
@@ -320,7 +380,12 @@ check_item_readers(ValidationState *vs, OfMachine *m)
 			continue;
 		}
 		name = json_object_get_string(res);
-		fn = find_registered_resource(name);
+		fn = find_registered_resource(name, &problem);
+		if (problem != NULL)
+		{
+			collect_problem(vs, "ERROR", "RESOURCE_NOT_FOUND", loc, problem);
+			continue;
+		}
 		if (!OidIsValid(fn) && is_plain_function_name(name))
 			fn = lookup_task_function(name, &nargs);
 		problem = OidIsValid(fn) ? item_reader_problem(fn) : "no such function";

@@ -85,7 +85,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"SELECT v.definition_id, v.version FROM orderflow.state_machines s"
 		" JOIN orderflow.state_machine_versions v"
 		" ON v.state_machine = s.name AND v.version = s.latest_version"
-		" WHERE s.name = $1",
+		" WHERE s.name = $1 AND s.deleted_at IS NULL",
 		1, {TEXTOID}
 	},
 	[OFQ_INSERT_EXECUTION] = {
@@ -114,7 +114,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	[OFQ_LOCK_STATE_MACHINE] = {
 		"SELECT latest_version, owner::oid FROM orderflow.state_machines"
-		" WHERE name = $1 FOR UPDATE",
+		" WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
 		1, {TEXTOID}
 	},
 	[OFQ_BUMP_VERSION] = {
@@ -133,8 +133,12 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" WHERE state_machine = $1 AND status = 'RUNNING' FOR UPDATE",
 		1, {TEXTOID}
 	},
+	/* a tombstone: the name stays with its owner; versions and grants go */
 	[OFQ_DELETE_STATE_MACHINE] = {
-		"DELETE FROM orderflow.state_machines WHERE name = $1",
+		"WITH v AS (DELETE FROM orderflow.state_machine_versions WHERE state_machine = $1),"
+		" p AS (DELETE FROM orderflow.state_machine_privileges WHERE state_machine = $1)"
+		" UPDATE orderflow.state_machines SET deleted_at = pg_catalog.now(),"
+		" updated_at = pg_catalog.now() WHERE name = $1",
 		1, {TEXTOID}
 	},
 	[OFQ_FIND_RESOURCE] = {
@@ -144,7 +148,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_UPSERT_RESOURCE] = {
 		"INSERT INTO orderflow.resources (resource, fn, owner)"
 		" VALUES ($1, $2::regprocedure, $3::regrole)"
-		" ON CONFLICT (resource) DO UPDATE SET fn = EXCLUDED.fn, owner = EXCLUDED.owner,"
+		" ON CONFLICT (resource, owner) DO UPDATE SET fn = EXCLUDED.fn,"
 		" created_at = pg_catalog.now()",
 		3, {TEXTOID, OIDOID, OIDOID}
 	},
@@ -325,11 +329,12 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		2, {TEXTOID, OIDOID}
 	},
 	[OFQ_ACTIVITY_FIND] = {
-		"SELECT owner::oid FROM orderflow.activities WHERE name = $1",
+		"SELECT owner::oid, deleted_at IS NOT NULL FROM orderflow.activities WHERE name = $1",
 		1, {TEXTOID}
 	},
+	/* a tombstone: only the owner can create the name again */
 	[OFQ_ACTIVITY_DELETE] = {
-		"DELETE FROM orderflow.activities WHERE name = $1",
+		"UPDATE orderflow.activities SET deleted_at = pg_catalog.now() WHERE name = $1",
 		1, {TEXTOID}
 	},
 	/*
@@ -412,6 +417,51 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" x AS (DELETE FROM orderflow.executions WHERE id IN (SELECT id FROM tree) RETURNING parent_id)"
 		" SELECT pg_catalog.count(*) FILTER (WHERE parent_id IS NULL) FROM x",
 		2, {TIMESTAMPTZOID, INT4OID}
+	},
+
+	/* ---- state machine privileges, tombstones, per-owner resources ---- */
+	/* the owner, whether deleted, and the grantees of one privilege */
+	[OFQ_PRIV_MACHINE] = {
+		"SELECT s.owner::oid, s.deleted_at IS NOT NULL,"
+		" ARRAY(SELECT p.grantee FROM orderflow.state_machine_privileges p"
+		" WHERE p.state_machine = s.name AND p.privilege = $2)"
+		" FROM orderflow.state_machines s WHERE s.name = $1",
+		2, {TEXTOID, TEXTOID}
+	},
+	[OFQ_PRIV_EXECUTION_MACHINE] = {
+		"SELECT state_machine FROM orderflow.executions WHERE id = $1",
+		1, {UUIDOID}
+	},
+	[OFQ_PRIV_GRANT] = {
+		"INSERT INTO orderflow.state_machine_privileges (state_machine, grantee, privilege, grantor)"
+		" VALUES ($1, $2, $3, $4::regrole) ON CONFLICT DO NOTHING",
+		4, {TEXTOID, OIDOID, TEXTOID, OIDOID}
+	},
+	[OFQ_PRIV_REVOKE] = {
+		"DELETE FROM orderflow.state_machine_privileges"
+		" WHERE state_machine = $1 AND grantee = $2 AND privilege = $3",
+		3, {TEXTOID, OIDOID, TEXTOID}
+	},
+	/* create_state_machine on a taken name: live or a tombstone? */
+	[OFQ_LOCK_ANY_STATE_MACHINE] = {
+		"SELECT owner::oid, deleted_at IS NOT NULL FROM orderflow.state_machines"
+		" WHERE name = $1 FOR UPDATE",
+		1, {TEXTOID}
+	},
+	[OFQ_REVIVE_STATE_MACHINE] = {
+		"UPDATE orderflow.state_machines SET owner = $2::regrole, latest_version = 1,"
+		" deleted_at = NULL, created_at = pg_catalog.now(), updated_at = pg_catalog.now()"
+		" WHERE name = $1",
+		2, {TEXTOID, OIDOID}
+	},
+	[OFQ_RESOURCE_DELETE] = {
+		"DELETE FROM orderflow.resources WHERE resource = $1 AND owner = $2::regrole",
+		2, {TEXTOID, OIDOID}
+	},
+	[OFQ_ACTIVITY_REVIVE] = {
+		"UPDATE orderflow.activities SET deleted_at = NULL, owner = $2::regrole,"
+		" created_at = pg_catalog.now() WHERE name = $1",
+		2, {TEXTOID, OIDOID}
 	},
 };
 

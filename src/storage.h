@@ -72,6 +72,15 @@ typedef enum OfQuery
 	OFQ_TREE_NEXT_DUE,
 	OFQ_EXECUTION_RESULT,
 	OFQ_PURGE,
+	/* state machine privileges, tombstones, per-owner resources (privileges.c, api.c) */
+	OFQ_PRIV_MACHINE,
+	OFQ_PRIV_EXECUTION_MACHINE,
+	OFQ_PRIV_GRANT,
+	OFQ_PRIV_REVOKE,
+	OFQ_LOCK_ANY_STATE_MACHINE,
+	OFQ_REVIVE_STATE_MACHINE,
+	OFQ_RESOURCE_DELETE,
+	OFQ_ACTIVITY_REVIVE,
 	OFQ_COUNT
 } OfQuery;
 

@@ -17,7 +17,28 @@ CREATE TABLE orderflow.state_machines (
     latest_version  integer     NOT NULL,
     owner           regrole     NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- a deleted state machine leaves this row (a tombstone): its name stays
+    -- with its owner, so no other role can create it again and capture the
+    -- executions its callers start.  A superuser frees the name by
+    -- deleting the row.
+    deleted_at      timestamptz
+);
+
+/*
+ * Privileges on a state machine granted by its owner
+ * (orderflow.grant_state_machine); the owner has them all implicitly.
+ * grantee 0 is PUBLIC.  grantor is the machine's owner, whoever (a member
+ * of it, a superuser) made the grant, as PostgreSQL records grants.
+ */
+CREATE TABLE orderflow.state_machine_privileges (
+    state_machine   text        NOT NULL
+                    REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
+    grantee         oid         NOT NULL,
+    privilege       text        NOT NULL
+                    CHECK (privilege IN ('START', 'READ', 'STOP', 'REDRIVE')),
+    grantor         regrole     NOT NULL,
+    PRIMARY KEY (state_machine, grantee, privilege)
 );
 
 CREATE TABLE orderflow.state_machine_versions (
@@ -33,11 +54,15 @@ CREATE TABLE orderflow.state_machine_versions (
     UNIQUE (state_machine, version)
 );
 
+-- one registration per resource string and owner: a definition binds its
+-- creator's own, else one of a role whose privileges the creator has, else
+-- a superuser's (definition.c), so nobody squats a string for another role
 CREATE TABLE orderflow.resources (
-    resource        text        PRIMARY KEY,
+    resource        text        NOT NULL,
     fn              regprocedure NOT NULL,
     owner           regrole     NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (resource, owner)
 );
 
 /*
@@ -129,19 +154,62 @@ CREATE TABLE orderflow.execution_history (
     PRIMARY KEY (execution_id, event_id)
 );
 
-/* Row level security: a role sees what it (or a role it belongs to) owns. */
+/*
+ * Row level security.  A role sees what it owns (has the privileges of the
+ * owning role: pg_has_role ... 'USAGE'), tested first because it is cheap,
+ * and besides:
+ *   state_machine_privileges  grants to it (or to PUBLIC, or to a role it
+ *                             has the privileges of), and every grant of a
+ *                             machine it owns (grantor is the owner);
+ *   state_machines            machines it has any privilege on;
+ *   state_machine_versions    the versions of the machines it sees;
+ *   executions, history       executions of machines it owns or may READ.
+ * resources are visible to their owners only.  Workers and the API's own
+ * queries run as the extension owner (superuser, table owner) and see all.
+ * No policy refers back to a table whose policy refers to it.
+ */
+ALTER TABLE orderflow.state_machine_privileges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.state_machines ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.state_machine_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.resources ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orderflow.executions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orderflow.execution_history ENABLE ROW LEVEL SECURITY;
 
+CREATE POLICY state_machine_privileges_visible ON orderflow.state_machine_privileges
+    USING (pg_catalog.pg_has_role(CURRENT_USER, grantor::oid, 'USAGE')
+           OR grantee OPERATOR(pg_catalog.=) 0::oid
+           OR pg_catalog.pg_has_role(CURRENT_USER, grantee, 'USAGE'));
+CREATE POLICY state_machines_visible ON orderflow.state_machines
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
+           OR EXISTS (SELECT 1 FROM orderflow.state_machine_privileges AS p
+                       WHERE p.state_machine OPERATOR(pg_catalog.=) name
+                         AND (p.grantee OPERATOR(pg_catalog.=) 0::oid
+                              OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee, 'USAGE'))));
+CREATE POLICY state_machine_versions_visible ON orderflow.state_machine_versions
+    USING (EXISTS (SELECT 1 FROM orderflow.state_machines AS s
+                    WHERE s.name OPERATOR(pg_catalog.=) state_machine));
+CREATE POLICY resources_owner ON orderflow.resources
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
 CREATE POLICY executions_owner ON orderflow.executions
-    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
+           OR EXISTS (SELECT 1 FROM orderflow.state_machines AS s
+                       WHERE s.name OPERATOR(pg_catalog.=) state_machine
+                         AND (pg_catalog.pg_has_role(CURRENT_USER, s.owner::oid, 'USAGE')
+                              OR EXISTS (SELECT 1 FROM orderflow.state_machine_privileges AS p
+                                          WHERE p.state_machine OPERATOR(pg_catalog.=) s.name
+                                            AND p.privilege OPERATOR(pg_catalog.=) 'READ'
+                                            AND (p.grantee OPERATOR(pg_catalog.=) 0::oid
+                                                 OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee, 'USAGE'))))));
 CREATE POLICY execution_history_owner ON orderflow.execution_history
-    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
+           OR EXISTS (SELECT 1 FROM orderflow.executions AS e
+                       WHERE e.id OPERATOR(pg_catalog.=) execution_id));
 
 REVOKE ALL ON ALL TABLES IN SCHEMA orderflow FROM PUBLIC;
 GRANT USAGE ON SCHEMA orderflow TO PUBLIC;
 GRANT SELECT ON orderflow.state_machines, orderflow.state_machine_versions,
-    orderflow.resources, orderflow.executions, orderflow.execution_history TO PUBLIC;
+    orderflow.state_machine_privileges, orderflow.resources,
+    orderflow.executions, orderflow.execution_history TO PUBLIC;
 
 /* ---------------------------------------------------------------------
  * State machines
@@ -172,6 +240,28 @@ CREATE FUNCTION orderflow.register_resource(resource text, fn regprocedure)
 RETURNS void
 AS 'MODULE_PATHNAME', 'orderflow_register_resource'
 LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.unregister_resource(resource text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_unregister_resource'
+LANGUAGE C STRICT;
+
+/* privileges: a comma-separated list of START, READ, STOP, REDRIVE or ALL;
+ * grantee: a role name or PUBLIC */
+CREATE FUNCTION orderflow.grant_state_machine(state_machine text, privileges text, grantee text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_grant_state_machine'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.revoke_state_machine(state_machine text, privileges text, grantee text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_revoke_state_machine'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.has_state_machine_privilege(state_machine text, privilege text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'orderflow_has_state_machine_privilege'
+LANGUAGE C STABLE STRICT;
 
 CREATE FUNCTION orderflow.raise_error(error text, cause text DEFAULT NULL)
 RETURNS void
@@ -223,7 +313,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'execution % does not exist', execution
             USING ERRCODE = 'undefined_object',
-                  HINT = 'Look the id up in orderflow.executions; you only see executions your role started.';
+                  HINT = 'Look the id up in orderflow.executions; you only see executions your role started or may READ.';
     END IF;
 END
 $$;

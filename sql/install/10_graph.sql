@@ -371,7 +371,7 @@ BEGIN
           FROM orderflow.state_machines AS m
           JOIN orderflow.state_machine_versions AS v
             ON v.state_machine = m.name AND v.version = m.latest_version
-         WHERE m.name = render_graph.state_machine;
+         WHERE m.name = render_graph.state_machine AND m.deleted_at IS NULL;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'state machine "%" does not exist', render_graph.state_machine
                 USING ERRCODE = 'undefined_object',
@@ -386,7 +386,7 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'execution % does not exist', render_graph.execution
                 USING ERRCODE = 'undefined_object',
-                      HINT = 'Look the id up in orderflow.executions; you only see executions your role started.';
+                      HINT = 'Look the id up in orderflow.executions; you only see executions your role started or may READ.';
         END IF;
         IF ex.state_machine IS DISTINCT FROM render_graph.state_machine THEN
             RAISE EXCEPTION 'execution "%" belongs to state machine "%", not "%"',

@@ -15,10 +15,14 @@
  *           canceled   the execution was stopped or moved on
  * --------------------------------------------------------------------- */
 
+-- deleted_at: a deleted activity leaves its row (a tombstone), so only a
+-- role with its owner's privileges can create the name again (nobody else
+-- can take over the tasks definitions still send to it)
 CREATE TABLE orderflow.activities (
     name            text        PRIMARY KEY,
     owner           regrole     NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    deleted_at      timestamptz
 );
 
 CREATE TABLE orderflow.task_tokens (
@@ -49,6 +53,9 @@ CREATE TABLE orderflow.task_tokens (
 CREATE INDEX task_tokens_queue ON orderflow.task_tokens (activity, created_at)
     WHERE status = 'scheduled';
 
+ALTER TABLE orderflow.activities ENABLE ROW LEVEL SECURITY;
+CREATE POLICY activities_owner ON orderflow.activities
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
 ALTER TABLE orderflow.task_tokens ENABLE ROW LEVEL SECURITY;
 CREATE POLICY task_tokens_owner ON orderflow.task_tokens
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
@@ -243,7 +250,7 @@ BEGIN
       JOIN orderflow.state_machine_versions AS v
         ON v.state_machine OPERATOR(pg_catalog.=) s.name
        AND v.version OPERATOR(pg_catalog.=) s.latest_version
-     WHERE s.name OPERATOR(pg_catalog.=) wanted;
+     WHERE s.name OPERATOR(pg_catalog.=) wanted AND s.deleted_at IS NULL;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'state machine "%" does not exist', wanted
             USING ERRCODE = 'undefined_object',
