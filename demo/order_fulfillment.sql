@@ -39,7 +39,8 @@
 SELECT pg_catalog.count(*) AS dropped_state_machines
   FROM (SELECT orderflow.delete_state_machine(name, force => true)
           FROM orderflow.state_machines
-         WHERE name IN ('order_fulfillment', 'order_fulfillment_production')) AS d \gset
+         WHERE name IN ('order_fulfillment', 'order_fulfillment_production')
+           AND deleted_at IS NULL) AS d \gset
 SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS fulfillment CASCADE;
 RESET client_min_messages;
