@@ -18,7 +18,9 @@
 #include "jsonb_conv.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
+#include "lib/ilist.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
@@ -494,14 +496,51 @@ OfReportProblems(List *problems, const char *what)
  * The cache
  * --------------------------------------------------------------------- */
 
+/*
+ * The cache is bounded by orderflow.definition_cache_size: an LRU list over
+ * the hash table, with each entry's size estimated when it is loaded (see
+ * estimate_size).  Executors keep OfDefinition pointers (and pointers into
+ * the machine) for a whole batch, so entries are only dropped where no
+ * pointer can be live: when the outermost batch of this backend ends, and
+ * in OfGetDefinition calls outside any batch (whose callers use the one
+ * definition they asked for and drop it).  Inside a batch the cache may
+ * grow past its size; it shrinks again when the batch is over.
+ */
+
 /* hash entry: the key must come first */
 typedef struct DefinitionCacheEntry
 {
 	pg_uuid_t	id;
 	OfDefinition *def;
+	Size		size;			/* estimated bytes, json-c included */
+	dlist_node	lru;			/* in cache_lru, most recently used first */
 } DefinitionCacheEntry;
 
+/*
+ * json-c bytes per byte of definition text, measured: a definition of
+ * 100,000 Pass states (4.6 MB of text) grew a backend's RssAnon by 167 MB
+ * when it was cached, of which 56 MB is the palloc'd model (counted
+ * exactly, MemoryContextMemAllocated) and 110 MB json-c's objects and hash
+ * tables: 24 bytes per byte of text.  Small states are json-c's worst case
+ * (its cost is per object and member), so longer strings overestimate.
+ */
+#define OF_JSONC_BYTES_PER_TEXT_BYTE 24
+
 static HTAB *definition_cache = NULL;
+static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
+static Size cache_bytes = 0;
+/* > 0 while OfRunDue runs in this backend (reset at transaction end) */
+static int	batch_depth = 0;
+
+/* Forget the batch depth when the transaction a batch ran in is over */
+static void
+cache_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		batch_depth = 0;
+}
 
 /* Create the cache on first use */
 static void
@@ -515,6 +554,50 @@ init_definition_cache(void)
 	ctl.hcxt = CacheMemoryContext;
 	definition_cache = hash_create("orderflow definitions", 64, &ctl,
 								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	RegisterXactCallback(cache_xact_callback, NULL);
+}
+
+/* Drop least recently used entries (but never `keep`) until within budget */
+static void
+evict_definitions(DefinitionCacheEntry *keep)
+{
+	Size		budget = (Size) of_definition_cache_kb * 1024;
+	dlist_node *node;
+
+	if (definition_cache == NULL || batch_depth > 0 || dlist_is_empty(&cache_lru))
+		return;
+	node = dlist_tail_node(&cache_lru);
+	while (cache_bytes > budget && node != NULL)
+	{
+		DefinitionCacheEntry *entry = dlist_container(DefinitionCacheEntry, lru, node);
+		MemoryContext cxt;
+
+		node = dlist_has_prev(&cache_lru, node) ? dlist_prev_node(&cache_lru, node) : NULL;
+		if (entry == keep)
+			continue;
+		dlist_delete(&entry->lru);
+		cache_bytes -= entry->size;
+		cxt = entry->def->cxt;
+		hash_search(definition_cache, &entry->id, HASH_REMOVE, NULL);
+		/* its reset callback frees the json-c document */
+		MemoryContextDelete(cxt);
+	}
+}
+
+/* See definition.h */
+void
+OfDefinitionCacheBatchBegin(void)
+{
+	batch_depth++;
+}
+
+/* See definition.h */
+void
+OfDefinitionCacheBatchEnd(void)
+{
+	if (batch_depth > 0)
+		batch_depth--;
+	evict_definitions(NULL);
 }
 
 /* Release the json-c document when a definition's context goes away */
@@ -571,10 +654,11 @@ load_bindings(OfDefinition *def, const char *resources_text)
 	json_object_put(map);
 }
 
-/* Load one definition version from the table */
+/* Load one definition version from the table; *size is its estimate */
 static OfDefinition *
-load_definition(pg_uuid_t *id)
+load_definition(pg_uuid_t *id, Size *size)
 {
+	char	   *text;
 	Datum		arg = UUIDPGetDatum(id);
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -596,8 +680,11 @@ load_definition(pg_uuid_t *id)
 	memcpy(&def->id, id, sizeof(pg_uuid_t));
 	def->state_machine = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 1));
 	def->version = atoi(SPI_getvalue(tup, desc, 2));
-	def->machine = parse_stored_definition(SPI_getvalue(tup, desc, 3), cxt);
+	text = SPI_getvalue(tup, desc, 3);
+	def->machine = parse_stored_definition(text, cxt);
 	load_bindings(def, SPI_getvalue(tup, desc, 4));
+	*size = MemoryContextMemAllocated(cxt, true) +
+		strlen(text) * OF_JSONC_BYTES_PER_TEXT_BYTE;
 	return def;
 }
 
@@ -608,15 +695,24 @@ OfGetDefinition(pg_uuid_t *id)
 	DefinitionCacheEntry *entry;
 	bool		found;
 	OfDefinition *def;
+	Size		size;
 
 	if (definition_cache == NULL)
 		init_definition_cache();
 	entry = hash_search(definition_cache, id, HASH_FIND, NULL);
 	if (entry != NULL)
+	{
+		dlist_move_head(&cache_lru, &entry->lru);
+		evict_definitions(entry);
 		return entry->def;
-	def = load_definition(id);
+	}
+	def = load_definition(id, &size);
 	entry = hash_search(definition_cache, id, HASH_ENTER, &found);
 	entry->def = def;
+	entry->size = size;
+	dlist_push_head(&cache_lru, &entry->lru);
+	cache_bytes += size;
+	evict_definitions(entry);
 	return def;
 }
 

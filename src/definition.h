@@ -54,8 +54,20 @@ extern List *OfValidateDefinition(Jsonb *definition, Jsonb **resources_out);
 /* Raise an ERROR listing every problem (for create/update) */
 extern void OfReportProblems(List *problems, const char *what);
 
-/* Get a cached parsed definition, loading it on first use (SPI connected) */
+/*
+ * Get a cached parsed definition, loading it on first use (SPI connected).
+ * The pointer stays valid until the end of the current batch (see
+ * OfDefinitionCacheBatchBegin); outside a batch, until the next call.
+ */
 extern OfDefinition *OfGetDefinition(pg_uuid_t *id);
+
+/*
+ * Bracket a batch (OfRunDue): no cached definition is dropped in between,
+ * since the batch holds pointers into them; at the end of the outermost
+ * batch the cache shrinks to orderflow.definition_cache_size.
+ */
+extern void OfDefinitionCacheBatchBegin(void);
+extern void OfDefinitionCacheBatchEnd(void);
 extern const OfBinding *OfFindBinding(const OfDefinition *def, const char *resource);
 
 #endif

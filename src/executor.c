@@ -56,6 +56,9 @@
 /* lock_timeout of a batch's later tasks (see batch_lock_timeout) */
 #define OF_CONFLICT_LOCK_TIMEOUT_MS 50
 
+/* A task deferred for its role's share of the pool is due again after this */
+#define OF_ROLE_SHARE_DEFER_MS 200
+
 /* After this long, a batch claims no more rows and commits */
 #define OF_BATCH_BUDGET_MS 200
 
@@ -856,11 +859,21 @@ static bool
 call_task(ExecRun *run, OfState *state, const OfBinding *binding, Jsonb *task_input,
 		  int64 timeout_ms, OfTaskOutcome *outcome, StepResult *failed)
 {
+	/* a task without TimeoutSeconds gets orderflow.default_task_timeout */
+	bool		by_default = (timeout_ms <= 0 && of_default_task_timeout_ms > 0);
+
 	OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
 			   binding->nargs == 2 ? context_for_task(run) : NULL,
-			   bounded_timeout(run, timeout_ms), batch_lock_timeout(run), outcome);
+			   bounded_timeout(run, by_default ? of_default_task_timeout_ms : timeout_ms),
+			   batch_lock_timeout(run), outcome);
+	if (outcome->advisory_locks_released > 0)
+		emit_event(run, "AdvisoryLocksReleased", state->name,
+				   details_with("count", json_object_new_int(outcome->advisory_locks_released)));
 	if (outcome->ok)
 		return true;
+	if (by_default && strcmp(outcome->error, OF_ERR_TIMEOUT) == 0)
+		outcome->cause = psprintf("the task did not finish within orderflow.default_task_timeout (%d ms)",
+								  of_default_task_timeout_ms);
 	if (execution_deadline_passed(run))
 		*failed = time_out_execution(run);
 	else if (is_lock_conflict(outcome->error))
@@ -2342,6 +2355,24 @@ run_state(ExecRun *run)
 	return fail_execution(run, OF_ERR_RUNTIME, "unknown state type");
 }
 
+/*
+ * May the current state call its task function in this worker now?  Only
+ * a Task that is about to call a function asks (not an activity, not a
+ * parked callback being resumed): orderflow.max_workers_per_role.
+ */
+static bool
+task_admitted(ExecRun *run)
+{
+	OfState    *state = current_state(run);
+	char	   *name;
+
+	if (state->type != OF_STATE_TASK ||
+		(run->phase != NULL && strcmp(run->phase, PHASE_CALLBACK) == 0) ||
+		OfClassifyResource(state->resource, &name) == OF_RESOURCE_ACTIVITY)
+		return true;
+	return OfRoleShareAdmit(run->owner);
+}
+
 /* Move one execution as far as it can go now */
 static void
 advance_execution(ExecRun *run)
@@ -2362,6 +2393,13 @@ advance_execution(ExecRun *run)
 			fail_execution(run, OF_ERR_RUNTIME,
 						   psprintf("the execution has written %d history events, the limit orderflow.max_history_events is %d",
 									run->next_event_id - 1, of_max_history_events));
+			return;
+		}
+		if (!task_admitted(run))
+		{
+			/* no step and no event: just due again a little later */
+			run->has_due = true;
+			run->due_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), OF_ROLE_SHARE_DEFER_MS);
 			return;
 		}
 		r = run_state(run);
@@ -2755,6 +2793,7 @@ OfRunDue(int max_executions, long *next_due)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "orderflow: SPI_connect failed");
 	joins.cxt = batch_cxt;
+	OfDefinitionCacheBatchBegin();	/* ends at transaction end if we throw */
 
 	/*
 	 * Claim in growing chunks (1, 2, 4, ... up to max_executions): under
@@ -2815,6 +2854,7 @@ OfRunDue(int max_executions, long *next_due)
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(batch_cxt);
+	OfDefinitionCacheBatchEnd();
 	return transitions;
 }
 

@@ -26,6 +26,9 @@ int			of_max_history_events = 25000;
 char	   *of_task_search_path = NULL;
 bool		of_loaded_at_startup = false;
 int			of_retention_s = 90 * 86400;
+int			of_default_task_timeout_ms = 5 * 60 * 1000;
+int			of_max_workers_per_role = 0;
+int			of_definition_cache_kb = 64 * 1024;
 
 void		_PG_init(void);
 
@@ -94,6 +97,32 @@ define_runtime_gucs(void)
 							90 * 86400, 0, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.default_task_timeout",
+							gettext_noop("Timeout of a SQL Task that has no TimeoutSeconds or TimeoutSecondsPath."),
+							gettext_noop("On expiry the task fails with States.Timeout; 0 means no timeout."),
+							&of_default_task_timeout_ms,
+							5 * 60 * 1000, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.max_workers_per_role",
+							gettext_noop("Most workers that may be in long tasks of one role at once."),
+							gettext_noop("A task of a role is deferred while this many other workers run tasks of that role "
+										 "that have taken over a second; 0 means orderflow.workers - 1 (at least 1)."),
+							&of_max_workers_per_role,
+							0, 0, 64,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.definition_cache_size",
+							gettext_noop("Memory a backend may keep for parsed state machine definitions."),
+							gettext_noop("Least recently used definitions are dropped between batches; "
+										 "a definition in use is always kept."),
+							&of_definition_cache_kb,
+							64 * 1024, 0, MAX_KILOBYTES,
+							PGC_SUSET,
+							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("orderflow.task_search_path",
 							   gettext_noop("search_path pinned while a task function runs."),

@@ -32,6 +32,10 @@ extern int	of_max_history_events;	/* orderflow.max_history_events */
 extern char *of_task_search_path;	/* orderflow.task_search_path */
 extern bool of_loaded_at_startup;	/* true under shared_preload_libraries */
 extern int	of_retention_s;			/* orderflow.retention, seconds (0: keep) */
+/* task hygiene (issue 10) */
+extern int	of_default_task_timeout_ms;	/* orderflow.default_task_timeout (0: none) */
+extern int	of_max_workers_per_role;	/* orderflow.max_workers_per_role (0: workers-1) */
+extern int	of_definition_cache_kb;	/* orderflow.definition_cache_size, kB */
 
 /* ---- worker.c: the launcher, the pool, shared memory and wake-ups ---- */
 extern void OfShmemInit(void);		/* hooks, called from _PG_init */
@@ -50,6 +54,18 @@ extern void OfWaitForActivity(long timeout_ms);
 extern bool OfWorkersAvailable(void);
 /* Pids of the running pool workers into pids[0..max-1]; returns the count */
 extern int	OfWorkerPids(int *pids, int max);
+/*
+ * Per-role share of the pool (orderflow.max_workers_per_role).  A pool
+ * worker asks OfRoleShareAdmit(role) before it runs a task of `role`: false
+ * means too many other workers are in long tasks of that role, defer.
+ * OfTaskSlotBegin/End bracket the call itself; outside a pool worker
+ * (run_pending, start_sync_execution) all three do nothing (admit: true).
+ */
+extern bool OfRoleShareAdmit(Oid role);
+extern void OfTaskSlotBegin(Oid role);
+extern void OfTaskSlotEnd(void);
+/* true in a pool worker (not in a client backend calling run_pending) */
+extern bool OfIsPoolWorker(void);
 
 /* ---- util.c: helpers shared by the SQL-callable functions ---- */
 typedef struct OfOwnerSwitch

@@ -23,7 +23,11 @@
 #include "access/xact.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -121,6 +125,78 @@ outcome_from_error(ErrorData *edata, bool timed_out, OfTaskOutcome *outcome)
 	}
 }
 
+/*
+ * How many advisory locks (lock and mode pairs, session- or
+ * transaction-level) this backend holds.  Walks only its own PROCLOCKs,
+ * under the partition locks that protect those lists; no pg_locks scan.
+ */
+static int
+count_advisory_locks(void)
+{
+	int			n = 0;
+
+	for (int i = 0; i < NUM_LOCK_PARTITIONS; i++)
+	{
+		LWLock	   *partition = LockHashPartitionLockByIndex(i);
+#if PG_VERSION_NUM >= 160000
+		dlist_iter	iter;
+
+		if (dlist_is_empty(&MyProc->myProcLocks[i]))
+			continue;
+		LWLockAcquire(partition, LW_SHARED);
+		dlist_foreach(iter, &MyProc->myProcLocks[i])
+		{
+			PROCLOCK   *proclock = dlist_container(PROCLOCK, procLink, iter.cur);
+
+			if (proclock->tag.myLock->tag.locktag_lockmethodid == USER_LOCKMETHOD)
+				n += pg_popcount32((uint32) proclock->holdMask);
+		}
+#else
+		SHM_QUEUE  *procLocks = &MyProc->myProcLocks[i];
+		PROCLOCK   *proclock;
+
+		if (SHMQueueEmpty(procLocks))
+			continue;
+		LWLockAcquire(partition, LW_SHARED);
+		proclock = (PROCLOCK *) SHMQueueNext(procLocks, procLocks,
+											 offsetof(PROCLOCK, procLink));
+		while (proclock != NULL)
+		{
+			if (proclock->tag.myLock->tag.locktag_lockmethodid == USER_LOCKMETHOD)
+				n += pg_popcount32((uint32) proclock->holdMask);
+			proclock = (PROCLOCK *) SHMQueueNext(procLocks, &proclock->procLink,
+												 offsetof(PROCLOCK, procLink));
+		}
+#endif
+		LWLockRelease(partition);
+	}
+	return n;
+}
+
+/*
+ * Release the session-level advisory locks a task left and return how
+ * many there were.  A pool worker holds none of its own, so all of them
+ * are the task's: otherwise one role's forgotten pg_advisory_lock would
+ * block other roles' tasks until the worker exits.  Transaction-level
+ * ones stay until the batch commits, as before; counting before and after
+ * the release tells them apart.  held_before > 0 means the session (a
+ * client calling run_pending or start_sync_execution) held advisory locks
+ * of its own before the task: those are not ours to release, so nothing is.
+ */
+static int
+release_session_advisory_locks(int held_before)
+{
+	int			held;
+
+	if (held_before > 0)
+		return 0;
+	held = count_advisory_locks();
+	if (held == 0)
+		return 0;
+	LockReleaseSession(USER_LOCKMETHOD);
+	return held - count_advisory_locks();
+}
+
 /* Refuse to run a function the owner may not execute */
 static void
 check_task_privilege(Oid fn, Oid owner)
@@ -185,8 +261,10 @@ OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+	int			locks_before = OfIsPoolWorker() ? 0 : count_advisory_locks();
 
 	task_timed_out = false;
+	OfTaskSlotBegin(owner);
 	BeginInternalSubTransaction(NULL);
 	/* allocate the result in the caller's context, not the subxact's */
 	MemoryContextSwitchTo(oldcontext);
@@ -220,4 +298,6 @@ OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 	}
 	PG_END_TRY();
 	task_timed_out = false;
+	OfTaskSlotEnd();
+	outcome->advisory_locks_released = release_session_advisory_locks(locks_before);
 }

@@ -23,6 +23,7 @@ typedef struct OfTaskOutcome
 	Jsonb	   *output;			/* ok: the result (JSON null for SQL NULL) */
 	char	   *error;			/* !ok: the ASL error name */
 	char	   *cause;			/* !ok: the cause, or NULL */
+	int			advisory_locks_released;	/* session-level ones it left */
 } OfTaskOutcome;
 
 /*
@@ -30,7 +31,8 @@ typedef struct OfTaskOutcome
  * pinned search_path and, if timeout_ms > 0, a timeout; lock_timeout_ms > 0
  * sets lock_timeout for the call.  Never raises for
  * what the task does: failures come back in the outcome with the task's
- * writes rolled back.
+ * writes rolled back.  Session-level advisory locks the task left are
+ * released after it (outcome->advisory_locks_released says how many).
  */
 extern void OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 					   int64 timeout_ms, int lock_timeout_ms, OfTaskOutcome *outcome);

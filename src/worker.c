@@ -54,6 +54,10 @@
 #define OF_NO_SLOT_RETRY_MS		10000
 /* Launcher's safety-net nap; it is normally woken by bgw_notify_pid */
 #define OF_LAUNCHER_NAP_MS		10000
+/* A task running longer than this counts against its role's share */
+#define OF_LONG_TASK_MS			1000
+/* A role whose task ran long this recently is "slow": all its tasks count */
+#define OF_SLOW_ROLE_MEMORY_MS	10000
 /* Pause after an error in a worker iteration, so errors cannot flood */
 #define OF_ERROR_PAUSE_MS		1000
 /* Shortest idle sleep, so "due now but locked by a peer" cannot spin */
@@ -69,6 +73,11 @@ typedef struct OfWorkerSlot
 	Latch	   *latch;			/* the worker's process latch */
 	bool		busy;			/* inside an iteration, not sleeping */
 	uint32		generation;		/* bumped each time a worker takes the slot */
+	/* per-role share of the pool (see OfRoleShareAdmit) */
+	Oid			task_role;		/* role of the task it runs, InvalidOid if none */
+	TimestampTz task_started;	/* when that task (or its admission) started */
+	Oid			long_role;		/* role of its last task that ran over a second */
+	TimestampTz long_ended;		/* when that task ended */
 } OfWorkerSlot;
 
 /* The orderflow shared memory area */
@@ -806,6 +815,128 @@ of_set_busy(bool busy)
 	SpinLockRelease(&of_shared->mutex);
 }
 
+/* ---- Per-role share of the pool ---- */
+
+/* See orderflow.h */
+bool
+OfIsPoolWorker(void)
+{
+	return my_slot >= 0 && of_shared != NULL;
+}
+
+/* orderflow.max_workers_per_role in effect: 0 means workers - 1, at least 1 */
+static int
+of_role_share(void)
+{
+	int			share = of_max_workers_per_role;
+
+	if (share <= 0)
+		share = of_workers - 1;
+	return Max(share, 1);
+}
+
+/*
+ * Does `role` have slow tasks?  Yes if a worker is in a task of it that
+ * has run over OF_LONG_TASK_MS, or a task of it ended after running that
+ * long within the last OF_SLOW_ROLE_MEMORY_MS.  Caller holds the mutex.
+ */
+static bool
+of_role_is_slow(Oid role, TimestampTz now)
+{
+	for (int i = 0; i < OF_MAX_WORKERS; i++)
+	{
+		OfWorkerSlot *slot = &of_shared->slots[i];
+
+		if (slot->pid == 0)
+			continue;
+		if (slot->task_role == role &&
+			now - slot->task_started > (TimestampTz) OF_LONG_TASK_MS * 1000)
+			return true;
+		if (slot->long_role == role &&
+			now - slot->long_ended < (TimestampTz) OF_SLOW_ROLE_MEMORY_MS * 1000)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * See orderflow.h.  Counts the OTHER workers in tasks of `role` that have
+ * run over a second; once the role is known to be slow, every task of it
+ * counts, so workers that finish their slow tasks together do not all
+ * start the next ones together.  Fast tasks never make a role slow, so a
+ * single role's fast tasks are never deferred.  Admission reserves this
+ * worker's slot for the role (check and set under one lock, so two workers
+ * cannot both take the last share).
+ */
+bool
+OfRoleShareAdmit(Oid role)
+{
+	TimestampTz now;
+	int			others = 0;
+	bool		slow;
+	bool		admit;
+
+	if (!OfIsPoolWorker())
+		return true;
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&of_shared->mutex);
+	slow = of_role_is_slow(role, now);
+	for (int i = 0; i < OF_MAX_WORKERS; i++)
+	{
+		OfWorkerSlot *slot = &of_shared->slots[i];
+
+		if (i == my_slot || slot->pid == 0 || slot->task_role != role)
+			continue;
+		if (slow || now - slot->task_started > (TimestampTz) OF_LONG_TASK_MS * 1000)
+			others++;
+	}
+	admit = others < of_role_share();
+	if (admit)
+	{
+		of_shared->slots[my_slot].task_role = role;
+		of_shared->slots[my_slot].task_started = now;
+	}
+	SpinLockRelease(&of_shared->mutex);
+	return admit;
+}
+
+/* See orderflow.h: this worker now calls a task of `role` */
+void
+OfTaskSlotBegin(Oid role)
+{
+	TimestampTz now;
+
+	if (!OfIsPoolWorker())
+		return;
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&of_shared->mutex);
+	of_shared->slots[my_slot].task_role = role;
+	of_shared->slots[my_slot].task_started = now;
+	SpinLockRelease(&of_shared->mutex);
+}
+
+/* See orderflow.h: the task (or the admission) is over; remember a long one */
+void
+OfTaskSlotEnd(void)
+{
+	TimestampTz now;
+	OfWorkerSlot *slot;
+
+	if (!OfIsPoolWorker())
+		return;
+	now = GetCurrentTimestamp();
+	slot = &of_shared->slots[my_slot];
+	SpinLockAcquire(&of_shared->mutex);
+	if (slot->task_role != InvalidOid &&
+		now - slot->task_started > (TimestampTz) OF_LONG_TASK_MS * 1000)
+	{
+		slot->long_role = slot->task_role;
+		slot->long_ended = now;
+	}
+	slot->task_role = InvalidOid;
+	SpinLockRelease(&of_shared->mutex);
+}
+
 /* before_shmem_exit callback: leave the slot so nobody wakes a dead worker */
 static void
 of_worker_on_exit(int code, Datum arg)
@@ -819,6 +950,8 @@ of_worker_on_exit(int code, Datum arg)
 		slot->pid = 0;
 		slot->latch = NULL;
 		slot->busy = false;
+		slot->task_role = InvalidOid;
+		slot->long_role = InvalidOid;
 	}
 	SpinLockRelease(&of_shared->mutex);
 }
@@ -839,6 +972,8 @@ of_worker_attach(int i)
 	slot->latch = MyLatch;
 	slot->busy = true;
 	slot->generation++;
+	slot->task_role = InvalidOid;
+	slot->long_role = InvalidOid;
 	SpinLockRelease(&of_shared->mutex);
 	before_shmem_exit(of_worker_on_exit, (Datum) 0);
 }
@@ -863,6 +998,8 @@ of_worker_iteration(long *next_due_ms)
 	/* the preloaded library runs before CREATE EXTENSION; wait for it */
 	if (OidIsValid(get_extension_oid("orderflow", true)))
 		steps = OfRunDue(of_batch_size, next_due_ms);
+	/* an admission whose task was never called must not linger */
+	OfTaskSlotEnd();
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -997,6 +1134,7 @@ of_worker_recover(void)
 	EmitErrorReport();
 	/* releases locks, buffer pins, snapshots, SPI and a CV sleep */
 	AbortCurrentTransaction();
+	OfTaskSlotEnd();
 
 	MemoryContextSwitchTo(worker_loop_cxt);
 	FlushErrorState();
