@@ -144,6 +144,7 @@ typedef struct OfEvalEnv
 	 */
 	bool		(*interrupted) (void);
 	size_t		max_bytes;
+	const char *max_bytes_name; /* for messages, e.g. a setting (NULL: none) */
 } OfEvalEnv;
 
 /* ------------------------------------------------------------------

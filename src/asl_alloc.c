@@ -132,6 +132,9 @@ of_within_budget(const OfEvalEnv *env, size_t bytes, const char *what, OfError *
 {
 	if (env == NULL || env->max_bytes == 0 || bytes <= env->max_bytes)
 		return true;
+	if (env->max_bytes_name != NULL)
+		return of_fail(err, OF_ERR_DATA_LIMIT, "%s: the result is over %s (%zu bytes)",
+					   what, env->max_bytes_name, env->max_bytes);
 	return of_fail(err, OF_ERR_DATA_LIMIT,
 				   "%s: the result is over the payload size limit of %zu bytes",
 				   what, env->max_bytes);
