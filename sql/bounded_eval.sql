@@ -85,13 +85,14 @@ SELECT orderflow.create_state_machine('bounded_path3', '{"StartAt": "P", "States
 CALL bounded.run('bounded_path3', bounded.nested(250));
 
 --
--- StringMatches: a*a*...a*ab (130,000 characters) against 260,000
+-- StringMatches: *aaa...ab* (130,000 characters) against 260,000: a
+-- backtracking matcher retries the long segment at every position
 --
 SELECT orderflow.create_state_machine('bounded_matches', jsonb_build_object(
   'StartAt', 'C', 'States', jsonb_build_object(
     'C', jsonb_build_object('Type', 'Choice',
       'Choices', jsonb_build_array(jsonb_build_object(
-        'Variable', '$.t', 'StringMatches', repeat('a*', 64999) || 'ab', 'Next', 'Yes')),
+        'Variable', '$.t', 'StringMatches', '*' || repeat('a', 129997) || 'b*', 'Next', 'Yes')),
       'Default', 'No'),
     'Yes', '{"Type": "Pass", "Result": "matched", "End": true}'::jsonb,
     'No', '{"Type": "Pass", "Result": "no match", "End": true}'::jsonb)));
