@@ -68,6 +68,13 @@ extern void of_arena_free_all(void);
 #define OF_ERR_INTRINSIC		"States.IntrinsicFailure"
 #define OF_ERR_EXCEED_TOLERATED	"States.ExceedToleratedFailureThreshold"
 #define OF_ERR_ITEM_READER		"States.ItemReaderFailed"
+#define OF_ERR_DATA_LIMIT		"States.DataLimitExceeded"
+/*
+ * Not an ASL error: evaluation stopped because env->interrupted() said so.
+ * The caller must not record it; in the server it processes the pending
+ * interrupt (CHECK_FOR_INTERRUPTS), which raises the cancel or terminate.
+ */
+#define OF_ERR_INTERRUPTED		"orderflow.Interrupted"
 
 typedef struct OfError
 {
@@ -125,7 +132,57 @@ typedef struct OfEvalEnv
 						 char *hex_out, size_t hex_out_size);
 	void		(*random_uuid) (char out[37]);
 	double		(*random_double) (void);	/* in [0, 1) */
+
+	/*
+	 * Bounds (see "Bounded evaluation" below).  interrupted (NULL: never) is
+	 * polled in every loop over user data; when it returns true the
+	 * evaluation frees what it built and fails with OF_ERR_INTERRUPTED.  It
+	 * must not longjmp: json-c memory is malloc'd.  max_bytes (0: no limit)
+	 * bounds every value built while evaluating (a string, an array, a path's
+	 * list of matches, a template's output), measured as its compact JSON
+	 * text and checked while it grows: over it, States.DataLimitExceeded.
+	 */
+	bool		(*interrupted) (void);
+	size_t		max_bytes;
+	const char *max_bytes_name; /* for messages, e.g. a setting (NULL: none) */
 } OfEvalEnv;
+
+/* ------------------------------------------------------------------
+ * Bounded evaluation  (asl_alloc.c, asl_json.c)
+ * ------------------------------------------------------------------ */
+
+/*
+ * A path expression visits at most this many nodes in one evaluation
+ * (every value a step looks at or selects, also the values a ".." scan
+ * passes through); more fails with States.DataLimitExceeded.  Without it
+ * "$..*..*" grows with the cube of the input's depth.
+ */
+#define OF_PATH_MAX_NODES		1000000
+
+/* true (with err filled: OF_ERR_INTERRUPTED) when env says to stop */
+extern bool of_interrupted(const OfEvalEnv *env, OfError *err);
+
+/*
+ * Check a size against env->max_bytes: false with States.DataLimitExceeded
+ * ("<what> ... is over the limit of N bytes") when over it.
+ */
+extern bool of_within_budget(const OfEvalEnv *env, size_t bytes, const char *what,
+							 OfError *err);
+
+/*
+ * The length of v's compact JSON text, approximately (strings are counted
+ * without escapes, doubles as up to 17 digits), or a value > limit as soon
+ * as the count passes limit: the walk stops there, so it costs at most
+ * about limit steps.
+ */
+extern size_t of_json_size(json_object *v, size_t limit);
+
+/*
+ * Add the size of v (borrowed) to *used, a result's running size, and check
+ * it with of_within_budget.  Costs nothing without a budget.
+ */
+extern bool of_budget_add_value(const OfEvalEnv *env, size_t *used, json_object *v,
+								const char *what, OfError *err);
 
 /*
  * Evaluate a path.  On success *result is a new reference (NULL for JSON
@@ -244,7 +301,11 @@ struct OfChoiceRule
  */
 extern bool of_choice_eval(const OfChoiceRule *rule, const OfEvalEnv *env,
 						   bool *matched, OfError *err);
-/* StringMatches with * wildcards and \* \\ escapes */
+/*
+ * StringMatches with * wildcards and \* \\ escapes.  Linear in the lengths
+ * of text and pattern (literal segments found left to right with a linear
+ * substring search), so it needs no interrupt checks.
+ */
 extern bool of_string_matches(const char *text, const char *pattern);
 
 /* ------------------------------------------------------------------
@@ -397,6 +458,8 @@ typedef struct OfParseOptions
 	OfResolveFn resolve;		/* may be NULL: resources are not checked */
 	void	   *resolve_arg;
 	int			max_depth;		/* JSON nesting limit, 0 = default 512 */
+	/* polled in the loops over states; true: report INTERRUPTED, fail */
+	bool		(*interrupted) (void);
 } OfParseOptions;
 
 /*

@@ -113,3 +113,40 @@ of_fail(OfError *err, const char *error, const char *fmt,...)
 	}
 	return false;
 }
+
+/* ------------------------------------------------------------------
+ * Bounded evaluation
+ * ------------------------------------------------------------------ */
+
+bool
+of_interrupted(const OfEvalEnv *env, OfError *err)
+{
+	if (env == NULL || env->interrupted == NULL || !env->interrupted())
+		return false;
+	of_fail(err, OF_ERR_INTERRUPTED, "the evaluation was interrupted");
+	return true;
+}
+
+bool
+of_within_budget(const OfEvalEnv *env, size_t bytes, const char *what, OfError *err)
+{
+	if (env == NULL || env->max_bytes == 0 || bytes <= env->max_bytes)
+		return true;
+	if (env->max_bytes_name != NULL)
+		return of_fail(err, OF_ERR_DATA_LIMIT, "%s: the result is over %s (%zu bytes)",
+					   what, env->max_bytes_name, env->max_bytes);
+	return of_fail(err, OF_ERR_DATA_LIMIT,
+				   "%s: the result is over the payload size limit of %zu bytes",
+				   what, env->max_bytes);
+}
+
+bool
+of_budget_add_value(const OfEvalEnv *env, size_t *used, json_object *v,
+					const char *what, OfError *err)
+{
+	if (env == NULL || env->max_bytes == 0)
+		return true;
+	if (*used <= env->max_bytes)
+		*used += of_json_size(v, env->max_bytes - *used);
+	return of_within_budget(env, *used, what, err);
+}

@@ -16,6 +16,7 @@
 #include "postgres.h"
 #endif
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "asl.h"
@@ -48,52 +49,111 @@ pattern_token(const char *p, bool *is_star, char *literal)
 }
 
 /*
- * Glob match where '*' matches any run of bytes.  Greedy with one
- * backtrack point (the last star), which is enough for '*'-only patterns
- * and runs in O(len(text) * len(pattern)) at worst.
+ * The first occurrence of needle[0..m) in hay[0..n) (Knuth-Morris-Pratt,
+ * linear; fail is scratch space for m entries), or NULL.
+ */
+static const char *
+find_segment(const char *hay, size_t n, const char *needle, size_t m, size_t *fail)
+{
+	size_t		i;
+	size_t		k = 0;
+
+	if (m == 0)
+		return hay;
+	fail[0] = 0;
+	for (i = 1; i < m; i++)
+	{
+		while (k > 0 && needle[i] != needle[k])
+			k = fail[k - 1];
+		if (needle[i] == needle[k])
+			k++;
+		fail[i] = k;
+	}
+	k = 0;
+	for (i = 0; i < n; i++)
+	{
+		while (k > 0 && hay[i] != needle[k])
+			k = fail[k - 1];
+		if (hay[i] == needle[k])
+			k++;
+		if (k == m)
+			return hay + i + 1 - m;
+	}
+	return NULL;
+}
+
+/*
+ * Glob match where '*' matches any run of bytes, without backtracking:
+ * the pattern is its literal segments between stars.  The first segment
+ * must start the text and the last end it; the ones between are found
+ * left to right, each at its first occurrence after the previous one
+ * (taking the first occurrence never loses a match, because a star can
+ * absorb whatever lies between).  Linear in text and pattern.
  */
 bool
 of_string_matches(const char *text, const char *pattern)
 {
-	const char *t = text;
+	size_t		tlen = strlen(text);
+	size_t		plen = strlen(pattern);
+	char	   *lit;			/* the decoded segments, one after another */
+	size_t	   *bounds;			/* segment i is lit[bounds[i] .. bounds[i+1]) */
+	size_t	   *fail;
+	size_t		nseg = 0;
+	size_t		nlit = 0;
+	size_t		pos;
+	size_t		end;
+	size_t		i;
+	bool		ok = false;
 	const char *p = pattern;
-	const char *star_p = NULL;	/* pattern position after the last star */
-	const char *star_t = NULL;	/* text position that star is matched up to */
-	bool		is_star;
-	char		literal = '\0';
-	int			len;
 
-	while (*t != '\0')
-	{
-		len = *p != '\0' ? pattern_token(p, &is_star, &literal) : 0;
-		if (len > 0 && is_star)
-		{
-			p += len;
-			star_p = p;
-			star_t = t;
-		}
-		else if (len > 0 && literal == *t)
-		{
-			p += len;
-			t++;
-		}
-		else if (star_p != NULL)
-		{
-			/* let the last star swallow one more byte and retry */
-			p = star_p;
-			t = ++star_t;
-		}
-		else
-			return false;
-	}
+	lit = malloc(plen + 1);
+	bounds = malloc((plen + 2) * sizeof(size_t));
+	fail = malloc((plen + 1) * sizeof(size_t));
+	if (lit == NULL || bounds == NULL || fail == NULL)
+		goto done;
+	bounds[0] = 0;
 	while (*p != '\0')
 	{
-		len = pattern_token(p, &is_star, &literal);
-		if (!is_star)
-			return false;
-		p += len;
+		bool		is_star;
+		char		c = '\0';
+
+		p += pattern_token(p, &is_star, &c);
+		if (is_star)
+			bounds[++nseg] = nlit;
+		else
+			lit[nlit++] = c;
 	}
-	return true;
+	bounds[++nseg] = nlit;
+	/* nseg segments; nseg - 1 stars between them */
+	if (nseg == 1)
+	{
+		ok = tlen == nlit && memcmp(text, lit, nlit) == 0;
+		goto done;
+	}
+	/* anchored first and last segments, not overlapping */
+	pos = bounds[1] - bounds[0];
+	end = tlen;
+	if (pos + (bounds[nseg] - bounds[nseg - 1]) > tlen ||
+		memcmp(text, lit, pos) != 0)
+		goto done;
+	end = tlen - (bounds[nseg] - bounds[nseg - 1]);
+	if (memcmp(text + end, lit + bounds[nseg - 1], tlen - end) != 0)
+		goto done;
+	for (i = 1; i + 1 < nseg; i++)
+	{
+		size_t		m = bounds[i + 1] - bounds[i];
+		const char *found = find_segment(text + pos, end - pos, lit + bounds[i], m, fail);
+
+		if (found == NULL)
+			goto done;
+		pos = (size_t) (found - text) + m;
+	}
+	ok = true;
+done:
+	free(lit);
+	free(bounds);
+	free(fail);
+	return ok;
 }
 
 /* ------------------------------------------------------------------
@@ -383,6 +443,8 @@ of_choice_eval(const OfChoiceRule *rule, const OfEvalEnv *env,
 			   bool *matched, OfError *err)
 {
 	*matched = false;
+	if (of_interrupted(env, err))
+		return false;
 	switch (rule->op)
 	{
 		case OF_OP_AND:

@@ -412,53 +412,94 @@ check_shallow(const Intrinsic *fn, int i, json_object *v, OfError *err)
  * States.Format, StringToJson, JsonToString
  * ------------------------------------------------------------------ */
 
+/*
+ * Where States.Format writes: the text so far, checked against the byte
+ * budget before every append (so a result over it is never built).
+ */
+typedef struct FormatOut
+{
+	struct printbuf *buf;
+	const OfEvalEnv *env;
+	OfError    *err;
+} FormatOut;
+
+/* append n bytes, within the budget */
+static bool
+format_append(FormatOut *out, const char *bytes, size_t n)
+{
+	if (!of_within_budget(out->env, (size_t) out->buf->bpos + n, "States.Format", out->err))
+		return false;
+	if (n > INT32_MAX || printbuf_memappend(out->buf, bytes, (int) n) < 0)
+		return of_fail(out->err, OF_ERR_RUNTIME, "States.Format: out of memory");
+	return true;
+}
+
 /* append a Format value: strings raw, anything else as compact JSON */
 static bool
-append_value(struct printbuf *out, json_object *v)
+append_value(FormatOut *out, json_object *v)
 {
 	char	   *text;
-	int			rc;
+	bool		ok;
 
+	if (of_interrupted(out->env, out->err))
+		return false;
 	if (json_object_is_type(v, json_type_string))
-		return printbuf_memappend(out, json_object_get_string(v),
-								  json_object_get_string_len(v)) >= 0;
+		return format_append(out, json_object_get_string(v),
+							 json_object_get_string_len(v));
+	/* refuse a value too large to serialize before serializing it */
+	if (out->env != NULL && out->env->max_bytes > 0 &&
+		!of_within_budget(out->env,
+						  (size_t) out->buf->bpos +
+						  of_json_size(v, out->env->max_bytes), "States.Format", out->err))
+		return false;
 	text = of_json_to_string(v);
 	if (text == NULL)
-		return false;
-	rc = printbuf_memappend(out, text, (int) strlen(text));
+		return of_fail(out->err, OF_ERR_RUNTIME, "States.Format: out of memory");
+	ok = format_append(out, text, strlen(text));
 	free(text);
-	return rc >= 0;
+	return ok;
 }
 
 /*
  * Walk a Format template, copying it to out (when not NULL) with the i-th
  * "{}" replaced by values[i].  In a string literal (escapes true), \{ \}
  * \' and \\ stand for the character itself, so '\{\}' is no placeholder.
- * Returns the number of placeholders, or -1 when out of memory.
+ * Returns the number of placeholders, or -1 after a failure (out->err).
+ * Literal runs are copied whole, so the walk is linear.
  */
 static int
 format_walk(const char *t, size_t len, bool escapes,
-			json_object **values, int nvalues, struct printbuf *out)
+			json_object **values, int nvalues, FormatOut *out)
 {
 	int			count = 0;
 	size_t		i = 0;
+	size_t		run = 0;		/* start of the literal run being copied */
 
 	while (i < len)
 	{
 		if (t[i] == '{' && i + 1 < len && t[i + 1] == '}')
 		{
-			if (out != NULL && count < nvalues && !append_value(out, values[count]))
+			if (out != NULL &&
+				(!format_append(out, t + run, i - run) ||
+				 (count < nvalues && !append_value(out, values[count]))))
 				return -1;
 			count++;
 			i += 2;
+			run = i;
 			continue;
 		}
 		if (escapes && t[i] == '\\' && i + 1 < len)
+		{
+			/* drop the backslash: copy up to it, the next byte starts a run */
+			if (out != NULL && !format_append(out, t + run, i - run))
+				return -1;
 			i++;
-		if (out != NULL && printbuf_memappend(out, t + i, 1) < 0)
-			return -1;
+			run = i;
+		}
 		i++;
 	}
+	if (out != NULL && !format_append(out, t + run, len - run))
+		return -1;
 	return count;
 }
 
@@ -510,20 +551,21 @@ impl_format(const OfExpr *call, json_object **args, const OfEvalEnv *env,
 	const char *text;
 	size_t		len;
 	bool		escapes;
-	struct printbuf *out;
+	FormatOut	out = {NULL, env, err};
 
 	format_template(call, args[0], &text, &len, &escapes);
 	if (!format_count_ok(call, text, len, escapes, err))
 		return false;
-	out = printbuf_new();
-	if (out == NULL ||
-		format_walk(text, len, escapes, args + 1, call->nargs - 1, out) < 0)
-	{
-		printbuf_free(out);
+	out.buf = printbuf_new();
+	if (out.buf == NULL)
 		return of_fail(err, OF_ERR_RUNTIME, "States.Format: out of memory");
+	if (format_walk(text, len, escapes, args + 1, call->nargs - 1, &out) < 0)
+	{
+		printbuf_free(out.buf);
+		return false;
 	}
-	*result = json_object_new_string_len(out->buf, out->bpos);
-	printbuf_free(out);
+	*result = json_object_new_string_len(out.buf->buf, out.buf->bpos);
+	printbuf_free(out.buf);
 	return true;
 }
 
@@ -546,13 +588,21 @@ static bool
 impl_json_to_string(const OfExpr *call, json_object **args,
 					const OfEvalEnv *env, json_object **result, OfError *err)
 {
-	char	   *text = of_json_to_string(args[0]);
+	size_t		used = 2;		/* the quotes of the result */
+	char	   *text;
+	bool		ok;
 
+	/* refuse a value too large before serializing it (escapes: checked after) */
+	if (!of_budget_add_value(env, &used, args[0], "States.JsonToString", err))
+		return false;
+	text = of_json_to_string(args[0]);
 	if (text == NULL)
 		return of_fail(err, OF_ERR_RUNTIME, "States.JsonToString: out of memory");
-	*result = json_object_new_string(text);
+	ok = of_within_budget(env, strlen(text) + 2, "States.JsonToString", err);
+	if (ok)
+		*result = json_object_new_string(text);
 	free(text);
-	return true;
+	return ok;
 }
 
 /* ------------------------------------------------------------------
@@ -564,8 +614,16 @@ static bool
 impl_array(const OfExpr *call, json_object **args, const OfEvalEnv *env,
 		   json_object **result, OfError *err)
 {
+	size_t		used = 2;
 	int			i;
 
+	for (i = 0; i < call->nargs; i++)
+	{
+		used++;
+		if (of_interrupted(env, err) ||
+			!of_budget_add_value(env, &used, args[i], "States.Array", err))
+			return false;
+	}
 	*result = json_object_new_array_ext(call->nargs);
 	for (i = 0; i < call->nargs; i++)
 		json_object_array_add(*result, json_object_get(args[i]));
@@ -580,18 +638,29 @@ impl_array_partition(const OfExpr *call, json_object **args,
 	size_t		n = json_object_array_length(args[0]);
 	size_t		size = (size_t) int_arg(args[1]);
 	json_object *chunk = NULL;
+	size_t		used = 2;
 	size_t		i;
 
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 	{
+		json_object *item = json_object_array_get_idx(args[0], i);
+
 		if (i % size == 0)
 		{
 			chunk = json_object_new_array();
 			json_object_array_add(*result, chunk);
+			used += 3;			/* [ ] and a comma */
 		}
-		json_object_array_add(chunk,
-							  json_object_get(json_object_array_get_idx(args[0], i)));
+		used++;
+		if (((i & 255) == 255 && of_interrupted(env, err)) ||
+			!of_budget_add_value(env, &used, item, "States.ArrayPartition", err))
+		{
+			json_object_put(*result);
+			*result = NULL;
+			return false;
+		}
+		json_object_array_add(chunk, json_object_get(item));
 	}
 	return true;
 }
@@ -606,7 +675,11 @@ impl_array_contains(const OfExpr *call, json_object **args,
 	size_t		i;
 
 	for (i = 0; i < n && !found; i++)
+	{
+		if ((i & 255) == 255 && of_interrupted(env, err))
+			return false;
 		found = of_json_equal(json_object_array_get_idx(args[0], i), args[1]);
+	}
 	*result = json_object_new_boolean(found);
 	return true;
 }
@@ -631,6 +704,13 @@ impl_array_range(const OfExpr *call, json_object **args, const OfEvalEnv *env,
 	*result = json_object_new_array_ext((int) count);
 	for (i = 0; i < count; i++)
 		json_object_array_add(*result, json_object_new_int64(first + i * step));
+	/* at most MAX_RANGE_ITEMS numbers: checking the whole is cheap */
+	if (!of_within_budget(env, of_json_size(*result, SIZE_MAX), "States.ArrayRange", err))
+	{
+		json_object_put(*result);
+		*result = NULL;
+		return false;
+	}
 	return true;
 }
 
@@ -762,7 +842,16 @@ impl_array_unique(const OfExpr *call, json_object **args,
 	for (i = 0; i < n; i++)
 	{
 		json_object *item = json_object_array_get_idx(arr, i);
-		size_t		h = (size_t) jhash(item) & mask;
+		size_t		h;
+
+		if ((i & 255) == 255 && of_interrupted(env, err))
+		{
+			free(slots);
+			json_object_put(*result);
+			*result = NULL;
+			return false;
+		}
+		h = (size_t) jhash(item) & mask;
 
 		while (slots[h] != 0 &&
 			   !of_json_equal(json_object_array_get_idx(arr, slots[h] - 1), item))
@@ -790,10 +879,13 @@ impl_base64_encode(const OfExpr *call, json_object **args,
 {
 	const unsigned char *s = (const unsigned char *) json_object_get_string(args[0]);
 	size_t		len = json_object_get_string_len(args[0]);
-	char	   *out = malloc((len + 2) / 3 * 4 + 1);
+	char	   *out;
 	size_t		i;
 	size_t		o = 0;
 
+	if (!of_within_budget(env, (len + 2) / 3 * 4 + 2, "States.Base64Encode", err))
+		return false;
+	out = malloc((len + 2) / 3 * 4 + 1);
 	if (out == NULL)
 		return of_fail(err, OF_ERR_RUNTIME, "States.Base64Encode: out of memory");
 	for (i = 0; i < len; i += 3)
@@ -910,13 +1002,26 @@ impl_json_merge(const OfExpr *call, json_object **args, const OfEvalEnv *env,
 				json_object **result, OfError *err)
 {
 	struct json_object_iter it;
+	size_t		used = 2;
+	size_t		k = 0;
 	int			i;
 
 	*result = json_object_new_object();
 	for (i = 0; i < 2; i++)
 	{
 		json_object_object_foreachC(args[i], it)
+		{
+			/* a key of both counts twice: an overestimate, never an under */
+			used += strlen(it.key) + 4;
+			if (((++k & 255) == 0 && of_interrupted(env, err)) ||
+				!of_budget_add_value(env, &used, it.val, "States.JsonMerge", err))
+			{
+				json_object_put(*result);
+				*result = NULL;
+				return false;
+			}
 			json_object_object_add(*result, it.key, json_object_get(it.val));
+		}
 	}
 	return true;
 }
@@ -969,34 +1074,93 @@ impl_math_add(const OfExpr *call, json_object **args, const OfEvalEnv *env,
 	return true;
 }
 
-/* true when the character s[0..n) is one of the characters of delims */
+/*
+ * The characters of a StringSplit delimiter string, for lookups that do not
+ * depend on its length: single bytes in a table, longer UTF-8 sequences
+ * as sorted keys (bytes and length packed in 64 bits).
+ */
+typedef struct DelimSet
+{
+	bool		byte[256];
+	uint64_t   *seqs;
+	size_t		n_seqs;
+} DelimSet;
+
+/* the key of the n-byte sequence s (n <= 4) */
+static uint64_t
+seq_key(const char *s, size_t n)
+{
+	uint64_t	key = n;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		key = (key << 8) | (unsigned char) s[i];
+	return key;
+}
+
+static int
+compare_keys(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *) a;
+	uint64_t	y = *(const uint64_t *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* fill set from delims; false when out of memory */
 static bool
-is_delimiter(const char *s, size_t n, const char *delims, size_t dlen)
+delim_set_init(DelimSet *set, const char *delims, size_t dlen)
 {
 	size_t		j = 0;
 
+	memset(set, 0, sizeof(*set));
+	set->seqs = malloc((dlen + 1) * sizeof(uint64_t));
+	if (set->seqs == NULL)
+		return false;
 	while (j < dlen)
 	{
 		size_t		m = utf8_seq_len(delims, j, dlen);
 
-		if (m == n && memcmp(s, delims + j, n) == 0)
-			return true;
+		if (m == 1)
+			set->byte[(unsigned char) delims[j]] = true;
+		else
+			set->seqs[set->n_seqs++] = seq_key(delims + j, m);
 		j += m;
 	}
-	return false;
+	qsort(set->seqs, set->n_seqs, sizeof(uint64_t), compare_keys);
+	return true;
 }
 
-/* add s[0..len) to arr unless it is empty */
-static void
-add_token(json_object *arr, const char *s, size_t len)
+/* true when the character s[0..n) is one of the set's */
+static bool
+is_delimiter(const DelimSet *set, const char *s, size_t n)
 {
-	if (len > 0)
-		json_object_array_add(arr, json_object_new_string_len(s, (int) len));
+	uint64_t	key;
+
+	if (n == 1)
+		return set->byte[(unsigned char) s[0]];
+	key = seq_key(s, n);
+	return bsearch(&key, set->seqs, set->n_seqs, sizeof(uint64_t), compare_keys) != NULL;
+}
+
+/* add s[0..len) to arr unless it is empty, within the byte budget */
+static bool
+add_token(const OfEvalEnv *env, json_object *arr, size_t *used,
+		  const char *s, size_t len, OfError *err)
+{
+	if (len == 0)
+		return true;
+	*used += len + 3;			/* the quotes and a comma */
+	if (!of_within_budget(env, *used, "States.StringSplit", err))
+		return false;
+	json_object_array_add(arr, json_object_new_string_len(s, (int) len));
+	return true;
 }
 
 /*
  * States.StringSplit(string, delimiters): split at every character of
  * delimiters and drop empty pieces, as AWS does ("a,,b" gives ["a","b"]).
+ * Linear in the string (the delimiters are looked up, not scanned).
  */
 static bool
 impl_string_split(const OfExpr *call, json_object **args,
@@ -1006,23 +1170,41 @@ impl_string_split(const OfExpr *call, json_object **args,
 	size_t		len = json_object_get_string_len(args[0]);
 	const char *delims = json_object_get_string(args[1]);
 	size_t		dlen = json_object_get_string_len(args[1]);
+	DelimSet	set;
+	size_t		used = 2;
 	size_t		start = 0;
 	size_t		i = 0;
+	size_t		polled = 0;
+	bool		ok = true;
 
+	if (!delim_set_init(&set, delims, dlen))
+		return of_fail(err, OF_ERR_RUNTIME, "States.StringSplit: out of memory");
 	*result = json_object_new_array();
-	while (i < len)
+	while (ok && i < len)
 	{
 		size_t		n = utf8_seq_len(s, i, len);
 
-		if (is_delimiter(s + i, n, delims, dlen))
+		if (i - polled >= 4096)
 		{
-			add_token(*result, s + start, i - start);
+			polled = i;
+			ok = !of_interrupted(env, err);
+		}
+		if (ok && is_delimiter(&set, s + i, n))
+		{
+			ok = add_token(env, *result, &used, s + start, i - start, err);
 			start = i + n;
 		}
 		i += n;
 	}
-	add_token(*result, s + start, len - start);
-	return true;
+	if (ok)
+		ok = add_token(env, *result, &used, s + start, len - start, err);
+	free(set.seqs);
+	if (!ok)
+	{
+		json_object_put(*result);
+		*result = NULL;
+	}
+	return ok;
 }
 
 /* States.UUID(): a version 4 UUID from env->random_uuid */
@@ -1169,6 +1351,8 @@ eval_call(const OfExpr *call, const OfEvalEnv *env, json_object **result,
 	int			i;
 
 	*result = NULL;
+	if (of_interrupted(env, err))
+		return false;
 	if (call->nargs > MAX_FIXED_ARGS)
 	{
 		args = calloc(call->nargs, sizeof(json_object *));

@@ -211,6 +211,77 @@ of_json_to_string(json_object *v)
 	return strdup(text != NULL ? text : "null");
 }
 
+/* the number of characters of an int64 in decimal */
+static size_t
+int_text_size(int64_t i)
+{
+	uint64_t	u = i < 0 ? (uint64_t) 0 - (uint64_t) i : (uint64_t) i;
+	size_t		n = i < 0 ? 2 : 1;
+
+	while (u >= 10)
+	{
+		u /= 10;
+		n++;
+	}
+	return n;
+}
+
+/* of_json_size below, adding to *size; false as soon as *size > limit */
+static bool
+json_size_walk(json_object *v, size_t limit, size_t *size)
+{
+	struct json_object_iter it;
+	size_t		n;
+	size_t		i;
+
+	switch (json_object_get_type(v))
+	{
+		case json_type_null:
+			*size += 4;
+			break;
+		case json_type_boolean:
+			*size += json_object_get_boolean(v) ? 4 : 5;
+			break;
+		case json_type_int:
+			*size += int_text_size(json_object_get_int64(v));
+			break;
+		case json_type_double:
+			*size += 17;
+			break;
+		case json_type_string:
+			*size += (size_t) json_object_get_string_len(v) + 2;
+			break;
+		case json_type_array:
+			n = json_object_array_length(v);
+			*size += 2 + (n > 0 ? n - 1 : 0);
+			for (i = 0; i < n && *size <= limit; i++)
+				json_size_walk(json_object_array_get_idx(v, i), limit, size);
+			break;
+		case json_type_object:
+			*size += 2;
+			json_object_object_foreachC(v, it)
+			{
+				if (*size > limit)
+					break;
+				/* "key": and a comma (one too many: an overestimate by 1) */
+				*size += strlen(it.key) + 4;
+				json_size_walk(it.val, limit, size);
+			}
+			break;
+	}
+	return *size <= limit;
+}
+
+/* approximate compact JSON length, stopping past limit; see asl.h */
+size_t
+of_json_size(json_object *v, size_t limit)
+{
+	size_t		size = 0;
+
+	json_size_walk(v, limit, &size);
+	return size;
+}
+
 /*
  * A strict RFC 8259 syntax check that runs before json-c, because json-c
  * accepts more than JSON even in strict mode (NaN, Infinity, "1.",

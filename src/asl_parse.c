@@ -216,6 +216,7 @@ typedef struct ParseCtx
 	bool		has_nested;		/* some Parallel/Map holds a machine */
 	long		n_states_total;	/* states of all machines so far */
 	bool		too_many_states;	/* TOO_MANY_STATES was reported */
+	bool		interrupted;	/* opts->interrupted said stop (reported) */
 } ParseCtx;
 
 /* The chain of machines enclosing the one being resolved. */
@@ -238,6 +239,7 @@ static OfChoiceRule *parse_choice_rule(ParseCtx *ctx, OfState *st,
 									   json_object *obj, const char *loc,
 									   bool top, int depth);
 static void resolve_machine(ParseCtx *ctx, OfMachine *m, const Scope *outer);
+static bool parse_interrupted(ParseCtx *ctx);
 
 /* ==================================================================
  * Reporting
@@ -1936,8 +1938,32 @@ parse_states(ParseCtx *ctx, OfMachine *m, json_object *obj)
 	m->states = of_alloc(sizeof(OfState) * (m->n_states + 1));
 	loc = pointer_key(m->location_prefix, "States");
 	json_object_object_foreachC(states, it)
+	{
+		/* an interrupted parse leaves the rest as zeroed Pass states */
+		if (parse_interrupted(ctx))
+			break;
 		parse_state(ctx, &m->states[i++], it.key, it.val, loc);
+	}
+	for (; i < m->n_states; i++)
+		m->states[i].name = "";
 	build_name_index(m);
+}
+
+/*
+ * Poll opts->interrupted (once per state parsed or resolved).  The first
+ * time it says stop, report INTERRUPTED, so that the parse fails and frees
+ * its document; every loop over states then stops.
+ */
+static bool
+parse_interrupted(ParseCtx *ctx)
+{
+	if (ctx->interrupted)
+		return true;
+	if (ctx->opts->interrupted == NULL || !ctx->opts->interrupted())
+		return false;
+	ctx->interrupted = true;
+	problem(ctx, "INTERRUPTED", "", NULL, "parsing the definition was interrupted");
+	return true;
 }
 
 /* Version and TimeoutSeconds of the top-level machine */
@@ -2158,9 +2184,10 @@ resolve_machine(ParseCtx *ctx, OfMachine *m, const Scope *outer)
 					"StartAt \"%.100s\" does not name a state in this %s",
 					m->start_at, outer ? "branch" : "state machine");
 	}
-	for (i = 0; i < m->n_states; i++)
+	for (i = 0; i < m->n_states && !parse_interrupted(ctx); i++)
 		resolve_state(ctx, &m->states[i], &scope);
-	check_reachability(ctx, m);
+	if (!ctx->interrupted)
+		check_reachability(ctx, m);
 }
 
 /* ==================================================================
@@ -2360,7 +2387,7 @@ of_machine_parse(const char *json_text, size_t len, const OfParseOptions *opts)
 	{
 		m = parse_machine(&ctx, doc, "", MACHINE_TOP);
 		resolve_machine(&ctx, m, NULL);
-		if (ctx.has_nested)
+		if (ctx.has_nested && !ctx.interrupted)
 			check_unique_names(&ctx, m);
 	}
 	if (ctx.n_errors > 0 || m == NULL)

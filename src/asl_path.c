@@ -737,22 +737,58 @@ of_path_uses_context(const OfPath *path)
  * ------------------------------------------------------------------ */
 
 /*
+ * One evaluation: its bounds and its first failure.  Every value a step
+ * looks at or selects is counted (OF_PATH_MAX_NODES) and the interrupt
+ * callback is polled as they are counted; once `failed` is set every loop
+ * stops and the lists built so far are freed by their owners.
+ */
+typedef struct PathEval
+{
+	const OfPath *path;
+	const OfEvalEnv *env;
+	OfError    *err;
+	size_t		visited;
+	bool		failed;
+} PathEval;
+
+/*
  * A list of borrowed matches (NULL entries are JSON nulls).  malloc'd:
- * it lives only during one evaluation.  Running out of memory is noted in
- * oom and reported once at the end.
+ * it lives only during one evaluation.
  */
 typedef struct NodeList
 {
 	json_object **items;
 	size_t		n;
 	size_t		cap;
-	bool		oom;
 } NodeList;
+
+/* count one visited node; false (pe->failed) past a bound or when interrupted */
+static bool
+visit(PathEval *pe)
+{
+	if (pe->failed)
+		return false;
+	if (++pe->visited > OF_PATH_MAX_NODES)
+	{
+		pe->failed = true;
+		return of_fail(pe->err, OF_ERR_DATA_LIMIT,
+					   "the path '%s' visits more than %d values, the limit of one path evaluation",
+					   pe->path->text, OF_PATH_MAX_NODES);
+	}
+	if ((pe->visited & 255) == 0 && of_interrupted(pe->env, pe->err))
+	{
+		pe->failed = true;
+		return false;
+	}
+	return true;
+}
 
 /* append a match */
 static void
-nodes_push(NodeList *list, json_object *v)
+nodes_push(PathEval *pe, NodeList *list, json_object *v)
 {
+	if (!visit(pe))
+		return;
 	if (list->n == list->cap)
 	{
 		size_t		cap = list->cap == 0 ? 8 : list->cap * 2;
@@ -760,7 +796,9 @@ nodes_push(NodeList *list, json_object *v)
 
 		if (items == NULL)
 		{
-			list->oom = true;
+			pe->failed = true;
+			of_fail(pe->err, OF_ERR_RUNTIME, "out of memory evaluating '%s'",
+					pe->path->text);
 			return;
 		}
 		list->items = items;
@@ -830,7 +868,7 @@ walk_definite(const PathStep *steps, int n, json_object *v, json_object **out)
 
 /* push every member of an object or element of an array */
 static void
-push_children(json_object *v, NodeList *out)
+push_children(PathEval *pe, json_object *v, NodeList *out)
 {
 	struct json_object_iter it;
 	size_t		i;
@@ -838,45 +876,47 @@ push_children(json_object *v, NodeList *out)
 	if (json_object_is_type(v, json_type_object))
 	{
 		json_object_object_foreachC(v, it)
-			nodes_push(out, it.val);
+		{
+			if (pe->failed)
+				break;
+			nodes_push(pe, out, it.val);
+		}
 	}
 	else if (json_object_is_type(v, json_type_array))
 	{
-		for (i = 0; i < json_object_array_length(v); i++)
-			nodes_push(out, json_object_array_get_idx(v, i));
+		for (i = 0; i < json_object_array_length(v) && !pe->failed; i++)
+			nodes_push(pe, out, json_object_array_get_idx(v, i));
 	}
 }
 
 /* push v and all values below it, in document order */
 static void
-push_descendants(json_object *v, NodeList *out)
+push_descendants(PathEval *pe, json_object *v, NodeList *out)
 {
 	NodeList	children = {0};
 	size_t		i;
 
-	nodes_push(out, v);
-	push_children(v, &children);
-	for (i = 0; i < children.n; i++)
-		push_descendants(children.items[i], out);
-	if (children.oom)
-		out->oom = true;
+	nodes_push(pe, out, v);
+	push_children(pe, v, &children);
+	for (i = 0; i < children.n && !pe->failed; i++)
+		push_descendants(pe, children.items[i], out);
 	nodes_free(&children);
 }
 
 /* the union's members that exist in v */
 static void
-apply_union(const PathStep *step, json_object *v, NodeList *out)
+apply_union(PathEval *pe, const PathStep *step, json_object *v, NodeList *out)
 {
 	json_object *child;
 	int			i;
 
-	for (i = 0; i < step->n_members; i++)
+	for (i = 0; i < step->n_members && !pe->failed; i++)
 	{
 		const PathMember *m = &step->members[i];
 
 		if (m->name != NULL ? object_member(v, m->name, &child)
 			: array_element(v, m->index, &child))
-			nodes_push(out, child);
+			nodes_push(pe, out, child);
 	}
 }
 
@@ -897,7 +937,7 @@ slice_bound(int64_t bound, int64_t len, bool forward)
 
 /* the elements of an array slice, with Python's semantics */
 static void
-apply_slice(const PathStep *step, json_object *v, NodeList *out)
+apply_slice(PathEval *pe, const PathStep *step, json_object *v, NodeList *out)
 {
 	int64_t		len;
 	int64_t		start;
@@ -911,15 +951,15 @@ apply_slice(const PathStep *step, json_object *v, NodeList *out)
 	{
 		start = step->has_start ? slice_bound(step->start, len, true) : 0;
 		end = step->has_end ? slice_bound(step->end, len, true) : len;
-		for (i = start; i < end; i += step->step)
-			nodes_push(out, json_object_array_get_idx(v, (size_t) i));
+		for (i = start; i < end && !pe->failed; i += step->step)
+			nodes_push(pe, out, json_object_array_get_idx(v, (size_t) i));
 	}
 	else
 	{
 		start = step->has_start ? slice_bound(step->start, len, false) : len - 1;
 		end = step->has_end ? slice_bound(step->end, len, false) : -1;
-		for (i = start; i > end; i += step->step)
-			nodes_push(out, json_object_array_get_idx(v, (size_t) i));
+		for (i = start; i > end && !pe->failed; i += step->step)
+			nodes_push(pe, out, json_object_array_get_idx(v, (size_t) i));
 	}
 }
 
@@ -1010,25 +1050,23 @@ filter_matches(const PathStep *step, json_object *candidate)
 
 /* the elements (or member values) of v that pass the filter */
 static void
-apply_filter(const PathStep *step, json_object *v, NodeList *out)
+apply_filter(PathEval *pe, const PathStep *step, json_object *v, NodeList *out)
 {
 	NodeList	children = {0};
 	size_t		i;
 
-	push_children(v, &children);
-	for (i = 0; i < children.n; i++)
+	push_children(pe, v, &children);
+	for (i = 0; i < children.n && !pe->failed; i++)
 	{
 		if (filter_matches(step, children.items[i]))
-			nodes_push(out, children.items[i]);
+			nodes_push(pe, out, children.items[i]);
 	}
-	if (children.oom)
-		out->oom = true;
 	nodes_free(&children);
 }
 
 /* apply one step (ignoring "..") to one value */
 static void
-apply_selector(const PathStep *step, json_object *v, NodeList *out)
+apply_selector(PathEval *pe, const PathStep *step, json_object *v, NodeList *out)
 {
 	json_object *child;
 
@@ -1037,82 +1075,101 @@ apply_selector(const PathStep *step, json_object *v, NodeList *out)
 		case STEP_NAME:
 		case STEP_INDEX:
 			if (definite_step(step, v, &child))
-				nodes_push(out, child);
+				nodes_push(pe, out, child);
 			break;
 		case STEP_WILDCARD:
-			push_children(v, out);
+			push_children(pe, v, out);
 			break;
 		case STEP_UNION:
-			apply_union(step, v, out);
+			apply_union(pe, step, v, out);
 			break;
 		case STEP_SLICE:
-			apply_slice(step, v, out);
+			apply_slice(pe, step, v, out);
 			break;
 		case STEP_FILTER:
-			apply_filter(step, v, out);
+			apply_filter(pe, step, v, out);
 			break;
 	}
 }
 
 /* apply one step to every value of in, appending matches to out */
 static void
-apply_step(const PathStep *step, const NodeList *in, NodeList *out)
+apply_step(PathEval *pe, const PathStep *step, const NodeList *in, NodeList *out)
 {
 	size_t		i;
 	size_t		j;
 
-	for (i = 0; i < in->n; i++)
+	for (i = 0; i < in->n && !pe->failed; i++)
 	{
 		NodeList	scope = {0};
 
 		if (!step->deep)
 		{
-			apply_selector(step, in->items[i], out);
+			apply_selector(pe, step, in->items[i], out);
 			continue;
 		}
-		push_descendants(in->items[i], &scope);
-		for (j = 0; j < scope.n; j++)
-			apply_selector(step, scope.items[j], out);
-		if (scope.oom)
-			out->oom = true;
+		push_descendants(pe, in->items[i], &scope);
+		for (j = 0; j < scope.n && !pe->failed; j++)
+			apply_selector(pe, step, scope.items[j], out);
 		nodes_free(&scope);
 	}
 }
 
+/*
+ * The array of matches, checked against the byte budget as it is built
+ * (the matches are shared, but whoever stores the array stores copies).
+ */
+static bool
+matches_array(PathEval *pe, const NodeList *cur, json_object **result)
+{
+	json_object *array = json_object_new_array_ext((int) cur->n);
+	size_t		used = 2;
+	size_t		i;
+	char		what[128];
+
+	snprintf(what, sizeof(what), "the path '%.100s'", pe->path->text);
+	if (array == NULL)
+		return of_fail(pe->err, OF_ERR_RUNTIME, "out of memory evaluating '%s'",
+					   pe->path->text);
+	for (i = 0; i < cur->n; i++)
+	{
+		used++;
+		if (((i & 255) == 255 && of_interrupted(pe->env, pe->err)) ||
+			!of_budget_add_value(pe->env, &used, cur->items[i], what, pe->err))
+		{
+			json_object_put(array);
+			return false;
+		}
+		json_object_array_add(array, json_object_get(cur->items[i]));
+	}
+	*result = array;
+	return true;
+}
+
 /* evaluate an indefinite path from root into a new array */
 static bool
-eval_indefinite(const OfPath *path, json_object *root, json_object **result,
-				bool *found, OfError *err)
+eval_indefinite(const OfPath *path, const OfEvalEnv *env, json_object *root,
+				json_object **result, bool *found, OfError *err)
 {
+	PathEval	pe = {path, env, err, 0, false};
 	NodeList	cur = {0};
-	json_object *array;
-	size_t		i;
+	bool		ok;
 	int			s;
 
-	nodes_push(&cur, root);
-	for (s = 0; s < path->n_steps && !cur.oom; s++)
+	nodes_push(&pe, &cur, root);
+	for (s = 0; s < path->n_steps && !pe.failed; s++)
 	{
 		NodeList	next = {0};
 
-		apply_step(&path->steps[s], &cur, &next);
-		if (cur.oom)
-			next.oom = true;
+		apply_step(&pe, &path->steps[s], &cur, &next);
 		nodes_free(&cur);
 		cur = next;
 	}
-	array = cur.oom ? NULL : json_object_new_array_ext((int) cur.n);
-	if (array == NULL)
-	{
-		nodes_free(&cur);
-		return of_fail(err, OF_ERR_RUNTIME, "out of memory evaluating '%s'",
-					   path->text);
-	}
-	for (i = 0; i < cur.n; i++)
-		json_object_array_add(array, json_object_get(cur.items[i]));
-	*found = cur.n > 0;
-	*result = array;
+	ok = !pe.failed && matches_array(&pe, &cur, result);
+	if (ok)
+		*found = cur.n > 0;
 	nodes_free(&cur);
-	return true;
+	return ok;
 }
 
 /* the context object, built on demand; NULL when unavailable */
@@ -1173,7 +1230,7 @@ of_path_eval(const OfPath *path, const OfEvalEnv *env,
 		return true;
 	}
 	if (!path->definite)
-		return eval_indefinite(path, root, result, found, err);
+		return eval_indefinite(path, env, root, result, found, err);
 	*found = walk_definite(path->steps, path->n_steps, root, &v);
 	if (*found)
 		*result = json_object_get(v);

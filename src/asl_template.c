@@ -417,7 +417,18 @@ of_template_uses_context(const OfTemplate *tmpl)
  * Evaluating
  * ------------------------------------------------------------------ */
 
-static bool eval_node(const OfTemplate *t, const OfEvalEnv *env,
+/*
+ * One evaluation: the environment, and the running size of the output
+ * (every value placed and every key), checked against env->max_bytes as
+ * the output is built.
+ */
+typedef struct TemplateEval
+{
+	const OfEvalEnv *env;
+	size_t		used;
+} TemplateEval;
+
+static bool eval_node(const OfTemplate *t, TemplateEval *te,
 					  json_object **result, OfError *err);
 
 /* where a path root is, for messages */
@@ -456,7 +467,7 @@ eval_path(const OfTemplate *t, const OfEvalEnv *env, json_object **result,
 
 /* an object: evaluate every member */
 static bool
-eval_object(const OfTemplate *t, const OfEvalEnv *env, json_object **result,
+eval_object(const OfTemplate *t, TemplateEval *te, json_object **result,
 			OfError *err)
 {
 	json_object *obj = json_object_new_object();
@@ -464,11 +475,13 @@ eval_object(const OfTemplate *t, const OfEvalEnv *env, json_object **result,
 
 	if (obj == NULL)
 		return of_fail(err, OF_ERR_RUNTIME, "out of memory");
+	te->used += 2;
 	for (i = 0; i < t->n; i++)
 	{
 		json_object *v;
 
-		if (!eval_node(t->items[i], env, &v, err))
+		te->used += strlen(t->keys[i]) + 4;
+		if (!eval_node(t->items[i], te, &v, err))
 		{
 			json_object_put(obj);
 			return false;
@@ -481,7 +494,7 @@ eval_object(const OfTemplate *t, const OfEvalEnv *env, json_object **result,
 
 /* an array: evaluate every element */
 static bool
-eval_array(const OfTemplate *t, const OfEvalEnv *env, json_object **result,
+eval_array(const OfTemplate *t, TemplateEval *te, json_object **result,
 		   OfError *err)
 {
 	json_object *arr = json_object_new_array_ext(t->n);
@@ -489,11 +502,13 @@ eval_array(const OfTemplate *t, const OfEvalEnv *env, json_object **result,
 
 	if (arr == NULL)
 		return of_fail(err, OF_ERR_RUNTIME, "out of memory");
+	te->used += 2;
 	for (i = 0; i < t->n; i++)
 	{
 		json_object *v;
 
-		if (!eval_node(t->items[i], env, &v, err))
+		te->used++;
+		if (!eval_node(t->items[i], te, &v, err))
 		{
 			json_object_put(arr);
 			return false;
@@ -504,25 +519,46 @@ eval_array(const OfTemplate *t, const OfEvalEnv *env, json_object **result,
 	return true;
 }
 
+/* count a value placed in the output; false (and *v put) when over budget */
+static bool
+count_value(TemplateEval *te, json_object **v, const OfTemplate *t, OfError *err)
+{
+	char		what[160];
+
+	if (te->env == NULL || te->env->max_bytes == 0)
+		return true;
+	snprintf(what, sizeof(what), "the payload template%s%.128s",
+			 t->field != NULL ? " at field " : "", t->field != NULL ? t->field : "");
+	if (of_budget_add_value(te->env, &te->used, *v, what, err))
+		return true;
+	json_object_put(*v);
+	*v = NULL;
+	return false;
+}
+
 /* evaluate one node into a new reference */
 static bool
-eval_node(const OfTemplate *t, const OfEvalEnv *env, json_object **result,
+eval_node(const OfTemplate *t, TemplateEval *te, json_object **result,
 		  OfError *err)
 {
 	*result = NULL;
+	if (of_interrupted(te->env, err))
+		return false;
 	switch (t->kind)
 	{
 		case TMPL_LITERAL:
 			*result = json_object_get(t->literal);
-			return true;
+			return count_value(te, result, t, err);
 		case TMPL_OBJECT:
-			return eval_object(t, env, result, err);
+			return eval_object(t, te, result, err);
 		case TMPL_ARRAY:
-			return eval_array(t, env, result, err);
+			return eval_array(t, te, result, err);
 		case TMPL_PATH:
-			return eval_path(t, env, result, err);
+			return eval_path(t, te->env, result, err) &&
+				count_value(te, result, t, err);
 		case TMPL_EXPR:
-			return of_expr_eval(t->expr, env, result, err);
+			return of_expr_eval(t->expr, te->env, result, err) &&
+				count_value(te, result, t, err);
 	}
 	return of_fail(err, OF_ERR_RUNTIME, "invalid template node");
 }
@@ -532,7 +568,9 @@ bool
 of_template_eval(const OfTemplate *tmpl, const OfEvalEnv *env,
 				 json_object **result, OfError *err)
 {
-	if (!eval_node(tmpl, env, result, err))
+	TemplateEval te = {env, 0};
+
+	if (!eval_node(tmpl, &te, result, err))
 	{
 		json_object_put(*result);
 		*result = NULL;

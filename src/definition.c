@@ -442,8 +442,10 @@ OfValidateDefinition(Jsonb *definition, Jsonb **resources_out)
 	opts.report_arg = &vs;
 	opts.resolve = resolve_resource;
 	opts.resolve_arg = &vs;
+	opts.interrupted = OfEvalInterrupted;
 	machine = of_machine_parse(text, strlen(text), &opts);
 	MemoryContextSwitchTo(old);
+	CHECK_FOR_INTERRUPTS();		/* what stopped the parse, if anything */
 	if (machine != NULL)
 	{
 		int			before = list_length(vs.problems);
@@ -619,8 +621,10 @@ parse_stored_definition(const char *text, MemoryContext cxt)
 
 	opts.report = collect_problem;
 	opts.report_arg = &vs;
+	opts.interrupted = OfEvalInterrupted;
 	machine = of_machine_parse(text, strlen(text), &opts);
 	MemoryContextSwitchTo(old);
+	CHECK_FOR_INTERRUPTS();		/* what stopped the parse, if anything */
 	if (machine == NULL)
 		elog(ERROR, "orderflow: a stored definition does not parse: %s",
 			 vs.problems ? ((OfProblem *) linitial(vs.problems))->message : "?");

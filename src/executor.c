@@ -392,6 +392,10 @@ init_env(OfEvalEnv *env, ExecRun *run, json_object *input)
 	env->random_double = OfRandomForIntrinsic;
 	env->build_context = build_context;
 	env->build_context_arg = run;
+	/* bounded evaluation: see OfEvalInterrupted, OfRaiseEvalInterrupt */
+	env->interrupted = OfEvalInterrupted;
+	env->max_bytes = (size_t) of_max_payload_bytes;
+	env->max_bytes_name = "orderflow.max_payload_size";
 }
 
 /* ---------------------------------------------------------------------
@@ -533,6 +537,7 @@ finish_execution(ExecRun *run, const char *status, json_object *output,
 static StepResult
 fail_execution(ExecRun *run, const char *error, const char *cause)
 {
+	OfRaiseEvalInterrupt(error);
 	return finish_execution(run, "FAILED", NULL, error, cause && cause[0] ? cause : NULL);
 }
 
@@ -700,6 +705,7 @@ handle_state_error(ExecRun *run, OfState *state, const char *error, const char *
 {
 	int			caught;
 
+	OfRaiseEvalInterrupt(error);
 	if (cause != NULL && cause[0] == '\0')
 		cause = NULL;
 	if (strcmp(error, OF_ERR_RUNTIME) == 0)

@@ -85,6 +85,9 @@ extern bool OfHashForIntrinsic(const char *algorithm, const char *data, size_t l
 							   char *hex_out, size_t hex_out_size);
 extern void OfUuidForIntrinsic(char out[37]);
 extern double OfRandomForIntrinsic(void);
+/* bounded evaluation: the interrupt poll, and raising what it saw */
+extern bool OfEvalInterrupted(void);
+extern void OfRaiseEvalInterrupt(const char *error);
 
 /* ---- executor.c ---- */
 /*

@@ -141,3 +141,33 @@ OfRandomForIntrinsic(void)
 {
 	return pg_prng_double(&pg_global_prng_state);
 }
+
+/*
+ * The ASL library's interrupt poll (OfEvalEnv.interrupted and
+ * OfParseOptions.interrupted): true when a cancel or terminate is pending
+ * that CHECK_FOR_INTERRUPTS() would act on now.  It only reads flags and
+ * never raises: the library first unwinds and frees its json-c (malloc'd)
+ * memory, then the caller raises the interrupt with OfRaiseEvalInterrupt.
+ */
+bool
+OfEvalInterrupted(void)
+{
+	return InterruptPending && InterruptHoldoffCount == 0 && CritSectionCount == 0 &&
+		(ProcDiePending || (QueryCancelPending && QueryCancelHoldoffCount == 0));
+}
+
+/*
+ * After an evaluation failed with `error`: when the interrupt poll stopped
+ * it, process the pending interrupt now (terminate, cancel); should that
+ * not raise, fail anyway, because the evaluation has no result.
+ */
+void
+OfRaiseEvalInterrupt(const char *error)
+{
+	if (error == NULL || strcmp(error, OF_ERR_INTERRUPTED) != 0)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	ereport(ERROR,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("orderflow evaluation was interrupted")));
+}

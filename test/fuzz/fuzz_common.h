@@ -76,6 +76,19 @@ fz_init(void)
 		abort();
 }
 
+/*
+ * Bounded evaluation: every 1000th poll says stop, so that the unwinding
+ * paths run under the sanitizers (a leak there is a finding), and results
+ * are limited to 1 MB, as orderflow.max_payload_size limits them.
+ */
+static unsigned long fz_polls;
+
+static inline bool
+fz_interrupted(void)
+{
+	return ++fz_polls % 1000 == 0;
+}
+
 static inline OfEvalEnv
 fz_env(void)
 {
@@ -89,6 +102,8 @@ fz_env(void)
 	env.hash = fz_hash;
 	env.random_uuid = fz_uuid;
 	env.random_double = fz_random;
+	env.interrupted = fz_interrupted;
+	env.max_bytes = 1024 * 1024;
 	return env;
 }
 

@@ -15,6 +15,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.report = fz_report;
 	opts.report_arg = &total;
 	opts.resolve = fz_resolve;
+	opts.interrupted = fz_interrupted;	/* every 1000th poll stops the parse */
 	m = of_machine_parse((const char *) data, size, &opts);
 	if (m != NULL)
 	{
