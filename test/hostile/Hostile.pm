@@ -137,6 +137,19 @@ sub wait_done
 	return $st;
 }
 
+# Poll SQL (as the superuser) until it returns 't', at most SECS seconds
+sub poll
+{
+	my ($node, $sql, $secs) = @_;
+	my $deadline = time + ($secs // 15);
+	while (1)
+	{
+		return 1 if su($node, $sql) eq 't';
+		return 0 if time > $deadline;
+		usleep(100_000);
+	}
+}
+
 # One column of an execution, read as the superuser
 sub exec_col
 {
