@@ -191,6 +191,17 @@ sub lacks
 	return $ok;
 }
 
+# A definition of N+2 states that are all reachable but that an input
+# without "go" does not run: what it costs is parsing it
+sub big_definition
+{
+	my ($n) = @_;
+	my $chain = join(',', map { '"S' . $_ . '": {"Type": "Pass", "Next": "S' . ($_ + 1) . '"}' } 1 .. $n - 1);
+	return '{"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": '
+	  . '[{"Variable": "$.go", "IsPresent": true, "Next": "S1"}], "Default": "Done"}, '
+	  . '"Done": {"Type": "Succeed"}, ' . $chain . ', "S' . $n . '": {"Type": "Pass", "End": true}}}';
+}
+
 sub worker_pids
 {
 	my ($node) = @_;
@@ -203,9 +214,9 @@ sub rss_anon_kb
 {
 	my ($pid) = @_;
 	open(my $fh, '<', "/proc/$pid/status") or return 0;
-	while (<$fh>)
+	while (my $l = <$fh>)
 	{
-		return $1 if /^RssAnon:\s+(\d+)\s+kB/;
+		return $1 if $l =~ /^RssAnon:\s+(\d+)\s+kB/;
 	}
 	return 0;
 }
