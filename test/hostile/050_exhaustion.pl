@@ -6,12 +6,14 @@
 # names (docs/security.md lists them):
 #   - parsed definitions: orderflow.definition_cache_size (8MB here);
 #     five 10,000-state definitions keep each worker under 64 MB RssAnon;
-#   - a $..*..* path over a 160-deep document keeps each worker under
-#     128 MB RssAnon (sizes checked while results are built);
+#   - a $..*..* path over a 160-deep document and a 6-deep nested
+#     States.Format keep each worker under 128 MB RssAnon (sizes checked
+#     while results are built);
 #   - a task's session-level advisory lock is released after it
 #     (AdvisoryLocksReleased), so other roles' tasks get it;
 #   - one role's slow tasks leave a worker free (orderflow.max_workers_per_role):
-#     bob's execution finishes within 3 s while mallory sleeps in tasks;
+#     bob's execution finishes within 3 s while mallory's three 10 s tasks
+#     are due;
 #   - orderflow.default_task_timeout ends a task that has no TimeoutSeconds;
 #   - Map children are checked against orderflow.max_payload_size (64kB
 #     here) and a Map of more than orderflow.max_map_items (1000 here)
@@ -82,6 +84,18 @@ cmp_ok($peak, '<', 128 * 1024, "\$..*..* over a 160-deep document: workers stay 
 is(Hostile::exec_col($node, $id, 'status || \' \' || error'), 'FAILED States.DataLimitExceeded',
 	'... and the state fails with States.DataLimitExceeded');
 
+# --- 7: nested States.Format: 10 kB copied 4^6 times ---
+my $fmt = '$.s';
+$fmt = "States.Format('{}{}{}{}', $fmt, $fmt, $fmt, $fmt)" for 1 .. 6;
+$fmt =~ s/'/''/g;    # inside a SQL literal
+$id = Hostile::as_ok($node, 'mallory', qq{
+SELECT orderflow.create_state_machine('fmt', '{"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"r.\$": "$fmt"}, "End": true}}}') \\g /dev/null
+SELECT orderflow.start_execution('fmt', jsonb_build_object('s', repeat('f', 10000)))});
+$peak = peak_rss_while($id, 60);
+cmp_ok($peak, '<', 128 * 1024, "nested States.Format (6 deep, 4 copies of 10 kB each): workers stay under 128 MB RssAnon (peak $peak kB)");
+is(Hostile::exec_col($node, $id, 'status || \' \' || error'), 'FAILED States.DataLimitExceeded',
+	'... and the state fails with States.DataLimitExceeded');
+
 # --- 9: advisory locks left by a task ---
 Hostile::as_ok($node, 'mallory', q{
 CREATE FUNCTION mallory.hog(input jsonb) RETURNS jsonb LANGUAGE sql
@@ -97,17 +111,24 @@ is(Hostile::as_ok($node, 'bob', 'SELECT pg_try_advisory_lock(42)'), 't',
 	"bob's own session gets the advisory lock mallory's tasks took");
 
 # --- 9: one role taking every worker ---
+# mallory's slow tasks start 1.2 s apart, so that with the per-role share
+# the second one finds the first running for over 1 s and is deferred
 Hostile::as_ok($node, 'mallory', q{
-CREATE FUNCTION mallory.slow(input jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT input FROM (SELECT pg_sleep(6)) s $$;
-SELECT orderflow.create_state_machine('slow', '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "mallory.slow", "End": true}}}');
-SELECT orderflow.start_execution('slow') FROM generate_series(1, 4) \g /dev/null});
-sleep 1.5;
+CREATE FUNCTION mallory.slow(input jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT input FROM (SELECT pg_sleep(10)) s $$;
+SELECT orderflow.create_state_machine('slow', '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "mallory.slow", "End": true}}}');});
+my @slow;
+for (1 .. 3)
+{
+	push @slow, Hostile::as_ok($node, 'mallory', "SELECT orderflow.start_execution('slow')");
+	sleep 1.2;
+}
 $t0 = time;
 $id = Hostile::as_ok($node, 'bob', "SELECT orderflow.start_execution('bob_pass')");
 my $st = Hostile::wait_done($node, $id, 20);
 my $took = time - $t0;
 is($st, 'SUCCEEDED', "bob's execution succeeds while mallory's slow tasks run");
 cmp_ok($took, '<', 3, sprintf("... within 3 s: a worker is left for bob (took %.1f s)", $took));
+Hostile::as($node, 'mallory', "SELECT orderflow.stop_execution('$_')", timeout => 30) for @slow;
 Hostile::poll($node, "SELECT count(*) = 0 FROM orderflow.executions WHERE status = 'RUNNING'", 30);
 
 # --- 9: default task timeout ---
