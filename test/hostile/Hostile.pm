@@ -126,6 +126,7 @@ sub no_foreign_probe
 sub wait_done
 {
 	my ($node, $id, $secs) = @_;
+	return '' if ($id // '') !~ /^[0-9a-f-]{36}$/;    # the start was refused
 	my $deadline = time + ($secs // 60);
 	my $st;
 	while (1)
@@ -154,6 +155,7 @@ sub poll
 sub exec_col
 {
 	my ($node, $id, $col) = @_;
+	return '' if ($id // '') !~ /^[0-9a-f-]{36}$/;    # the start was refused
 	return su($node, "SELECT $col FROM orderflow.executions WHERE id = '$id'");
 }
 
@@ -162,6 +164,7 @@ sub exec_col
 sub all_about
 {
 	my ($node, $id) = @_;
+	return '' if ($id // '') !~ /^[0-9a-f-]{36}$/;
 	return su($node, qq{
 SELECT coalesce(string_agg(t, E'\\n'), '') FROM (
   SELECT e::text AS t FROM orderflow.executions e WHERE e.id = '$id' OR e.root_id = '$id'
