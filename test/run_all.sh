@@ -17,6 +17,9 @@
 #      isolation    pg_isolation_regress, temp instance, test/isolation/,
 #                   test/isolation.conf (database isolation_regression)
 #      tap          prove test/t/*.pl (PostgreSQL::Test::Cluster)
+#      hostile      prove test/hostile/*.pl: the hostile-roles suite (issue
+#                   10, docs/security.md), unprivileged roles attacking a
+#                   live cluster; recorded as hostile-roles
 #      conformance  ../shared/conformance/run.sh against a cluster of its own
 #      demo         bash demo/run_demo.sh --orders 200 (one test)
 #      bench        bash bench/run_bench.sh --tiny (one test: it ran and
@@ -26,7 +29,7 @@
 #    that could not run at all counts as 1 failed.
 #
 # Environment (all optional):
-#   SUITES="c fuzz regress isolation tap conformance demo bench"   which suites to run
+#   SUITES="c fuzz regress isolation tap hostile conformance demo bench"   which suites to run
 #   FUZZ_SECONDS=18               fuzzing time per fuzz target
 #   CONFORMANCE_ARGS="--public"   extra arguments for the conformance runner
 #   CONF_DEADLINE=600             the conformance runner's overall wait budget
@@ -40,7 +43,7 @@ REPO="$(cd "$HERE/.." && pwd)"
 # shellcheck source=test/lib.sh
 . "$HERE/lib.sh"
 
-SUITES="${SUITES:-c fuzz regress isolation tap conformance demo bench}"
+SUITES="${SUITES:-c fuzz regress isolation tap hostile conformance demo bench}"
 
 # ------------------------------------------------------------ the inner ---
 # Runs as OF_RUN_USER in OF_WORK/repo; appends "suite<TAB>passed<TAB>failed
@@ -200,22 +203,24 @@ suite_isolation() {
       --inputdir=test/isolation --temp-config=test/isolation.conf --dbname=isolation_regression "${RUNNABLE[@]}"
 }
 
-suite_tap() {
-  banner "TAP tests (prove test/t/*.pl)"
-  local files log="$OF_WORK/tap.log" rc tests failed=0 f k
-  files="$(ls test/t/*.pl 2>/dev/null)"
-  if [ -z "$files" ]; then record tap 0 0 "skipped: no test/t/*.pl"; return; fi
-  if [ "$OF_BUILD_OK" != 1 ]; then record tap 0 0 "not run: the build failed"; return; fi
+# run_prove NAME DIR LOG: prove DIR/*.pl (PostgreSQL::Test::Cluster,
+# with DIR on the module path too) and record NAME with one count per TAP
+# test; a file that died without a failed test counts as one failure
+run_prove() {
+  local name="$1" dir="$2" log="$3" files rc tests failed=0 f k
+  files="$(ls "$dir"/*.pl 2>/dev/null)"
+  if [ -z "$files" ]; then record "$name" 0 0 "skipped: no $dir/*.pl"; return; fi
+  if [ "$OF_BUILD_OK" != 1 ]; then record "$name" 0 0 "not run: the build failed"; return; fi
   rm -rf test/tmp_check && mkdir -p test/tmp_check
   # shellcheck disable=SC2086
   TESTDIR="$PWD/test" PG_REGRESS="$OF_PG_REGRESS" PGPORT="$(of_free_port)" \
-  PERL5LIB="$OF_PGXS_DIR/src/test/perl:$PWD/test${PERL5LIB:+:$PERL5LIB}" \
-    timeout --foreground -k 10 900 prove -I "$OF_PGXS_DIR/src/test/perl" -I test $files >"$log" 2>&1
+  PERL5LIB="$OF_PGXS_DIR/src/test/perl:$PWD/test:$PWD/$dir${PERL5LIB:+:$PERL5LIB}" \
+    timeout --foreground -k 10 900 prove -I "$OF_PGXS_DIR/src/test/perl" -I test -I "$dir" $files >"$log" 2>&1
   rc=$?
   of_stop_all_clusters "$PWD/test/tmp_check"
   show_log "$log"
   tests="$(grep -aE '^Files=[0-9]+, Tests=[0-9]+' "$log" | tail -n 1 | sed -E 's/^Files=[0-9]+, Tests=([0-9]+).*/\1/')"
-  if [ -z "$tests" ]; then record tap 0 1 "prove did not finish (exit $rc)"; return; fi
+  if [ -z "$tests" ]; then record "$name" 0 1 "prove did not finish (exit $rc)"; return; fi
   # summary table: "t/x.pl (Wstat: 256 (exited 1) Tests: 5 Failed: 1)"
   while IFS= read -r k; do
     [ "$k" -eq 0 ] && k=1                # died / bad plan without a failed test
@@ -223,12 +228,22 @@ suite_tap() {
   done < <(grep -aE '\(Wstat: .*Tests: [0-9]+ Failed: [0-9]+\)' "$log" | sed -E 's/.*Failed: ([0-9]+)\).*/\1/')
   if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
   f=$((tests - failed)); [ "$f" -lt 0 ] && f=0
-  record tap "$f" "$failed"
+  record "$name" "$f" "$failed"
   if [ "$failed" -gt 0 ]; then
     for f in test/tmp_check/log/*; do
       [ -f "$f" ] && of_server_log_tail "$f" 40
     done
   fi
+}
+
+suite_tap() {
+  banner "TAP tests (prove test/t/*.pl)"
+  run_prove tap test/t "$OF_WORK/tap.log"
+}
+
+suite_hostile() {
+  banner "hostile roles (prove test/hostile/*.pl, docs/security.md)"
+  run_prove hostile-roles test/hostile "$OF_WORK/hostile.log"
 }
 
 suite_conformance() {
@@ -293,7 +308,7 @@ inner() {
   cd "$OF_WORK/repo" || exit 2
   : > "$OF_WORK/results.tsv"
   local s
-  for s in c fuzz regress isolation tap conformance demo bench; do
+  for s in c fuzz regress isolation tap hostile conformance demo bench; do
     SUITE_T0=$(date +%s)
     want "$s" && "suite_$s"
   done
