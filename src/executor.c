@@ -1951,11 +1951,16 @@ static void
 fetch_reader_batch(ItemSource *src)
 {
 	ReaderIdentity ri;
+	int64		count;
 
 	if (src->batch != NULL)
 		SPI_freetuptable(src->batch);
+	/* never past row max_map_items + 1, nor past ReaderConfig.MaxItems */
+	count = Min(READER_FETCH, (int64) of_max_map_items + 1 - src->read);
+	if (src->max_items > 0)
+		count = Min(count, src->max_items - src->produced);
 	become_reader_owner(src->owner, &ri);
-	SPI_cursor_fetch(src->portal, true, READER_FETCH);
+	SPI_cursor_fetch(src->portal, true, Max(count, 1));
 	leave_reader_owner(&ri);
 	src->batch = SPI_tuptable;
 	src->batch_n = SPI_processed;
