@@ -1485,33 +1485,19 @@ OfCancelDescendants(pg_uuid_t *parent_id, int tag, const char *error, const char
 {
 	Datum		v[5];
 	char		n[5] = {' ', tag > 0 ? ' ' : 'n', ' ', ' ', ' '};
-	TimestampTz now = GetCurrentTimestamp();
-	uint64		count;
-	SPITupleTable *tuptable;
+	bool		isnull;
+	int64		count;
 
 	v[0] = UUIDPGetDatum(parent_id);
 	v[1] = Int32GetDatum(tag);
-	v[2] = TimestampTzGetDatum(now);
+	v[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 	v[3] = CStringGetTextDatum(error);
 	v[4] = CStringGetTextDatum(cause);
+	/* one statement aborts them and writes their ExecutionAborted events */
 	OfExecQuery(OFQ_CANCEL_DESCENDANTS, v, n, false, 0);
-	count = SPI_processed;
-	tuptable = SPI_tuptable;
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (tag <= 0)
 		OfExecQuery(OFQ_DELETE_PARENT_COUNTERS, v, NULL, false, 0);
-	for (uint64 i = 0; i < count; i++)
-	{
-		bool		isnull;
-		HeapTuple	tup = tuptable->vals[i];
-		pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull));
-		int			event_id = DatumGetInt32(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull));
-		Oid			owner = DatumGetObjectId(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull));
-		json_object *d = error_details(error, cause);
-		Jsonb	   *jb = OfJsoncToJsonb(d);
-
-		json_object_put(d);
-		OfBufferEvent(id, event_id, event_id - 1, "ExecutionAborted", NULL, now, jb, owner);
-	}
 	if (count > 0)
 		OfNotifyFinishedAtCommit();
 }
