@@ -347,7 +347,9 @@ abort_running_executions(const char *name)
 	Datum		arg = CStringGetTextDatum(name);
 	uint64		n;
 	pg_uuid_t  *ids;
+	int			mark = OfEventMark();
 
+	OfCheckStateMachineNotHeld(name);
 	OfExecQuery(OFQ_ABORT_RUNNING, &arg, NULL, false, 0);
 	n = SPI_processed;
 	ids = palloc(sizeof(pg_uuid_t) * Max(n, 1));
@@ -374,7 +376,7 @@ abort_running_executions(const char *name)
 		abort_execution(&ids[i], owner, next_event_id, "States.Aborted",
 						"the state machine was deleted");
 	}
-	OfFlushEvents();
+	OfFlushEventsFrom(mark);
 }
 
 PG_FUNCTION_INFO_V1(orderflow_delete_state_machine);
@@ -649,9 +651,12 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 		id = existing_execution(sm, name, input);
 	else
 	{
+		/* inside a task: write this event only, not the batch's */
+		int			mark = OfEventMark();
+
 		OfBufferEvent(id, 1, 0, "ExecutionStarted", NULL, now,
 					  started_details(input, sm, version), caller);
-		OfFlushEvents();
+		OfFlushEventsFrom(mark);
 		OfWakeWorkersAtCommit();
 	}
 	OfRestoreIdentity(&sw);
@@ -683,6 +688,8 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 	bool		warned = false;
 	text	   *result;
 
+	OfRefuseInsideTask("orderflow.wait_for_execution()",
+					   "A task runs inside its batch's transaction, which must commit before the execution can move: park the execution on a Wait state, or use a callback task (.waitForTaskToken).");
 	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													   TimestampTzGetDatum(GetCurrentTimestamp()),
 													   IntervalPGetDatum(timeout)));
@@ -748,6 +755,7 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 	char	   *status;
 	Oid			owner;
 	int			next_event_id;
+	int			mark;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -774,10 +782,12 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 				 errmsg("execution %s is not running: its status is %s",
 						DatumGetCString(DirectFunctionCall1(uuid_out, arg)), status)));
 	OfBecomeExtensionOwner(&sw);
+	OfCheckNotHeldByBatch(id);
+	mark = OfEventMark();
 	abort_execution(id, owner, next_event_id, error, cause);
 	OfCancelDescendants(id, 0, "States.Aborted", "the execution was stopped");
 	OfCancelTasks(id);			/* its tokens and queued activity tasks */
-	OfFlushEvents();
+	OfFlushEventsFrom(mark);
 	OfRestoreIdentity(&sw);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -785,14 +795,25 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(orderflow_run_pending);
 
-/* run_pending(max_steps): advance due work in this session */
+/*
+ * run_pending(max_steps): advance due work in this session: the caller's
+ * own executions (those of roles whose privileges it has), all of them for
+ * a superuser.  Another role's work never runs in a session, transaction
+ * and settings the caller controls.
+ */
 Datum
 orderflow_run_pending(PG_FUNCTION_ARGS)
 {
 	int			max_steps = PG_ARGISNULL(0) ? 100000 : PG_GETARG_INT32(0);
 	int			done = 0;
 	OfOwnerSwitch sw;
+	Oid			caller = GetUserId();
 
+	/* only the caller's own work: see OfRunDueForRole */
+	Oid			role = superuser_arg(caller) ? InvalidOid : caller;
+
+	OfRefuseInsideTask("orderflow.run_pending()",
+					   "The workers advance executions: a task can start one with orderflow.start_execution() and return.");
 	if (max_steps <= 0)
 		PG_RETURN_INT32(0);
 	OfConnectSpi();
@@ -800,7 +821,7 @@ orderflow_run_pending(PG_FUNCTION_ARGS)
 	while (done < max_steps)
 	{
 		long		next_due;
-		int			steps = OfRunDue(Min(of_batch_size, max_steps - done), &next_due);
+		int			steps = OfRunDueForRole(Min(of_batch_size, max_steps - done), role, &next_due);
 
 		if (steps == 0)
 			break;

@@ -618,6 +618,8 @@ orderflow_get_activity_task(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("activity name must not be NULL")));
 	activity = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	OfRefuseInsideTask("orderflow.get_activity_task()",
+					   "Activity tasks are taken by workers outside the database; a task that needs another step's result can be a callback task (.waitForTaskToken).");
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		!(rsinfo->allowedModes & SFRM_Materialize))
 		ereport(ERROR,

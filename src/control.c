@@ -68,6 +68,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 	Datum		v[4];
 	char		n[4] = {' ', ' ', ' ', ' '};
 	char	   *details;
+	int			mark;
 
 	OfConnectSpi();
 	OfBecomeExtensionOwner(&sw);
@@ -118,12 +119,14 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 		n[2] = 'n', v[2] = (Datum) 0;
 	v[3] = Int32GetDatum(event_id + 1);
 	OfBecomeExtensionOwner(&sw);
+	OfCheckNotHeldByBatch(id);
+	mark = OfEventMark();
 	OfExecQuery(OFQ_REDRIVE, v, n, false, 0);
 	details = psprintf("{\"redriveCount\": %d}", redrives + 1);
 	OfBufferEvent(id, event_id, event_id - 1, "ExecutionRedriven", NULL, now,
 				  DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(details))),
 				  owner);
-	OfFlushEvents();
+	OfFlushEventsFrom(mark);
 	OfWakeWorkersAtCommit();
 	OfRestoreIdentity(&sw);
 	SPI_finish();
@@ -200,6 +203,8 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("state machine name must not be NULL")));
+	OfRefuseInsideTask("orderflow.start_sync_execution()",
+					   "Start it with orderflow.start_execution(): the workers run it once the task's batch commits.");
 	sm = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	input = PG_ARGISNULL(1) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))
 		: PG_GETARG_DATUM(1);

@@ -40,7 +40,9 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/acl.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/ruleutils.h"
@@ -930,6 +932,87 @@ task_heartbeat_seconds(ExecRun *run, OfState *state, json_object *raw, int64 *se
 						"HeartbeatSecondsPath", raw, secs, err);
 }
 
+/* What history shows instead of a task token (README, "Callbacks") */
+#define OF_TOKEN_PLACEHOLDER "<task token>"
+
+/* A copy of text with every occurrence of token replaced by the placeholder */
+static json_object *
+redacted_string(const char *text, const char *token)
+{
+	StringInfoData buf;
+	const char *p = text;
+	const char *hit;
+	size_t		len = strlen(token);
+	json_object *out;
+
+	initStringInfo(&buf);
+	while ((hit = strstr(p, token)) != NULL)
+	{
+		appendBinaryStringInfo(&buf, p, hit - p);
+		appendStringInfoString(&buf, OF_TOKEN_PLACEHOLDER);
+		p = hit + len;
+	}
+	appendStringInfoString(&buf, p);
+	out = json_object_new_string_len(buf.data, buf.len);
+	pfree(buf.data);
+	return out;
+}
+
+/* A copy of v (new reference) in which no string contains token */
+static json_object *
+redact_token(json_object *v, const char *token)
+{
+	json_object *out;
+
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	switch (json_object_get_type(v))
+	{
+		case json_type_string:
+			if (strstr(json_object_get_string(v), token) == NULL)
+				return json_object_get(v);
+			return redacted_string(json_object_get_string(v), token);
+		case json_type_array:
+			out = json_object_new_array();
+			for (size_t i = 0; i < json_object_array_length(v); i++)
+				json_object_array_add(out, redact_token(json_object_array_get_idx(v, i), token));
+			return out;
+		case json_type_object:
+			out = json_object_new_object();
+			json_object_object_foreach(v, key, child)
+			{
+				json_object *k = strstr(key, token) ? redacted_string(key, token) : NULL;
+
+				json_object_object_add(out, k ? json_object_get_string(k) : key,
+									   redact_token(child, token));
+				json_object_put(k);
+			}
+			return out;
+		default:
+			return json_object_get(v);
+	}
+}
+
+/*
+ * The value to record in history for what a callback task was given or
+ * returned: a task token is a bearer credential (whoever holds it may
+ * complete the task), and history is readable by more roles than the
+ * execution's owner, so it is never written there.
+ */
+static json_object *
+without_token(ExecRun *run, json_object *v, const char *token)
+{
+	char	   *text;
+	bool		found;
+
+	if (v == NULL || token == NULL)
+		return v;
+	text = of_json_to_string(v);
+	found = text != NULL && strstr(text, token) != NULL;
+	free(text);
+	return found ? track(run, redact_token(v, token)) : v;
+}
+
 /* Park for a task: until its deadline, or until send_task_* wakes it */
 static StepResult
 park_for_task(ExecRun *run, bool has_deadline, TimestampTz deadline)
@@ -994,7 +1077,8 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 								  psprintf("the task input is %u bytes, over orderflow.max_payload_size",
 										   VARSIZE(task_input)));
 	task_id = run->next_event_id;
-	d = details_with(kind == OF_RESOURCE_ACTIVITY ? "input" : "parameters", effective);
+	d = details_with(kind == OF_RESOURCE_ACTIVITY ? "input" : "parameters",
+					 without_token(run, effective, token));
 	json_object_object_add(d, "resource", json_object_new_string(state->resource));
 	if (timeout_ms > 0)
 		json_object_object_add(d, "timeoutInSeconds", json_object_new_int64(timeout_ms / 1000));
@@ -1014,7 +1098,8 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 			return failed;
 		/* the function's own result is only recorded: the token's result counts */
 		result = outcome.output ? track(run, OfJsonbToJsonc(outcome.output)) : NULL;
-		emit_event(run, "TaskSubmitted", state->name, details_with("output", result));
+		emit_event(run, "TaskSubmitted", state->name,
+				   details_with("output", without_token(run, result, token)));
 	}
 
 	/* at most one open task per execution row */
@@ -1419,33 +1504,19 @@ OfCancelDescendants(pg_uuid_t *parent_id, int tag, const char *error, const char
 {
 	Datum		v[5];
 	char		n[5] = {' ', tag > 0 ? ' ' : 'n', ' ', ' ', ' '};
-	TimestampTz now = GetCurrentTimestamp();
-	uint64		count;
-	SPITupleTable *tuptable;
+	bool		isnull;
+	int64		count;
 
 	v[0] = UUIDPGetDatum(parent_id);
 	v[1] = Int32GetDatum(tag);
-	v[2] = TimestampTzGetDatum(now);
+	v[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 	v[3] = CStringGetTextDatum(error);
 	v[4] = CStringGetTextDatum(cause);
+	/* one statement aborts them and writes their ExecutionAborted events */
 	OfExecQuery(OFQ_CANCEL_DESCENDANTS, v, n, false, 0);
-	count = SPI_processed;
-	tuptable = SPI_tuptable;
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (tag <= 0)
 		OfExecQuery(OFQ_DELETE_PARENT_COUNTERS, v, NULL, false, 0);
-	for (uint64 i = 0; i < count; i++)
-	{
-		bool		isnull;
-		HeapTuple	tup = tuptable->vals[i];
-		pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull));
-		int			event_id = DatumGetInt32(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull));
-		Oid			owner = DatumGetObjectId(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull));
-		json_object *d = error_details(error, cause);
-		Jsonb	   *jb = OfJsoncToJsonb(d);
-
-		json_object_put(d);
-		OfBufferEvent(id, event_id, event_id - 1, "ExecutionAborted", NULL, now, jb, owner);
-	}
 	if (count > 0)
 		OfNotifyFinishedAtCommit();
 }
@@ -1695,9 +1766,9 @@ delete_counters(ExecRun *run)
 	OfExecQuery(OFQ_DELETE_COUNTERS, args, NULL, false, 0);
 }
 
-/* Insert one child execution */
+/* Insert one child execution with the given input */
 static void
-insert_child(ExecRun *run, OfState *state, int index, json_object *input, bool queued)
+insert_child(ExecRun *run, OfState *state, int index, Jsonb *input, bool queued)
 {
 	Datum		v[10];
 	char		n[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
@@ -1706,7 +1777,7 @@ insert_child(ExecRun *run, OfState *state, int index, json_object *input, bool q
 
 	OfRandomUuid(id);
 	v[0] = UUIDPGetDatum(id);
-	v[1] = JsonbPGetDatum(OfJsoncToJsonb(input));
+	v[1] = JsonbPGetDatum(input);
 	v[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 	v[3] = CStringGetTextDatum(m->start_at);
 	v[4] = CStringGetTextDatum(state->name);
@@ -1753,8 +1824,12 @@ start_parallel(ExecRun *run, OfState *state)
 	run->children_tag = run->next_event_id;
 	emit_event(run, "ParallelStateStarted", state->name,
 			   details_with("branches", json_object_new_int(state->n_branches)));
-	for (int i = 0; i < state->n_branches; i++)
-		insert_child(run, state, i, effective, false);
+	{
+		Jsonb	   *input = OfJsoncToJsonb(effective);
+
+		for (int i = 0; i < state->n_branches; i++)
+			insert_child(run, state, i, input, false);
+	}
 	insert_counters(run, state->n_branches, state->n_branches, 0, 0);
 	return wait_for_children(run);
 }
@@ -1831,6 +1906,8 @@ typedef struct ItemSource
 	Oid			owner;
 	int64		max_items;		/* ReaderConfig.MaxItems, 0 = all */
 	int64		produced;
+	int64		read;			/* items read so far (orderflow.max_map_items) */
+	bool		too_many;		/* one more than orderflow.max_map_items was read */
 	int			next_index;		/* array source: next element */
 	int			max_concurrency;	/* items started at once (0 = all) */
 	json_object *pending;		/* ItemBatcher: an item left for the next batch */
@@ -1839,26 +1916,57 @@ typedef struct ItemSource
 
 #define READER_FETCH 1000
 
+/*
+ * The identity an ItemReader is planned, opened and read with: the
+ * execution's owner, in a security-restricted operation, with the pinned
+ * orderflow.task_search_path, as task.c runs a task.  Planning runs user
+ * code too: a LANGUAGE sql function is inlined into the reader's query, so
+ * planning it as the worker's superuser would run its body as superuser.
+ * Only called inside the reader's subtransaction: an error leaves the
+ * switch to the subtransaction's abort, which restores the user id and
+ * the GUC nest level.
+ */
+typedef struct ReaderIdentity
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			nest;
+} ReaderIdentity;
+
+static void
+become_reader_owner(Oid owner, ReaderIdentity *ri)
+{
+	GetUserIdAndSecContext(&ri->save_userid, &ri->save_sec);
+	SetUserIdAndSecContext(owner, ri->save_sec | SECURITY_RESTRICTED_OPERATION);
+	ri->nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", of_task_search_path,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+static void
+leave_reader_owner(ReaderIdentity *ri)
+{
+	AtEOXact_GUC(false, ri->nest);
+	SetUserIdAndSecContext(ri->save_userid, ri->save_sec);
+}
+
 /* Fetch the next batch of reader rows, as the execution's owner */
 static void
 fetch_reader_batch(ItemSource *src)
 {
-	Oid			save_userid;
-	int			save_sec;
+	ReaderIdentity ri;
+	int64		count;
 
 	if (src->batch != NULL)
 		SPI_freetuptable(src->batch);
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(src->owner, save_sec | SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		SPI_cursor_fetch(src->portal, true, READER_FETCH);
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
+	/* never past row max_map_items + 1, nor past ReaderConfig.MaxItems */
+	count = Min(READER_FETCH, (int64) of_max_map_items + 1 - src->read);
+	if (src->max_items > 0)
+		count = Min(count, src->max_items - src->produced);
+	become_reader_owner(src->owner, &ri);
+	SPI_cursor_fetch(src->portal, true, Max(count, 1));
+	leave_reader_owner(&ri);
 	src->batch = SPI_tuptable;
 	src->batch_n = SPI_processed;
 	src->batch_pos = 0;
@@ -1891,6 +1999,12 @@ next_item(ItemSource *src, json_object **item)
 		fetch_reader_batch(src);
 		if (src->batch_n == 0)
 			return false;
+	}
+	/* item max_map_items + 1 exists: stop reading, the Map fails */
+	if (++src->read > of_max_map_items)
+	{
+		src->too_many = true;
+		return false;
 	}
 	d = SPI_getbinval(src->batch->vals[src->batch_pos++], src->batch->tupdesc, 1, &isnull);
 	src->produced++;
@@ -1984,6 +2098,7 @@ open_item_reader(ExecRun *run, OfState *state, json_object *effective, ItemSourc
 	Oid			argtype = JSONBOID;
 	Datum		arg;
 	char	   *sql;
+	ReaderIdentity ri;
 
 	json_object_object_get_ex(state->item_reader, "Resource", &resource);
 	binding = resource ? OfFindBinding(run->def, json_object_get_string(resource)) : NULL;
@@ -2002,13 +2117,41 @@ open_item_reader(ExecRun *run, OfState *state, json_object *effective, ItemSourc
 	sql = psprintf("SELECT r FROM %s($1) AS r",
 				   quote_qualified_identifier(get_namespace_name(get_func_namespace(binding->fn)),
 											  get_func_name(binding->fn)));
+	arg = JsonbPGetDatum(OfJsoncToJsonb(args));
+	src->owner = run->owner;
+
+	/* checked at every Map start: a REVOKE takes effect at the next one */
+	if (pg_proc_aclcheck(binding->fn, run->owner, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s", get_func_name(binding->fn)),
+				 errdetail("ItemReader functions run with the privileges of the role that started the execution.")));
+	become_reader_owner(run->owner, &ri);
 	plan = SPI_prepare(sql, 1, &argtype);
 	if (plan == NULL)
 		elog(ERROR, "orderflow: could not prepare the ItemReader query");
-	arg = JsonbPGetDatum(OfJsoncToJsonb(args));
-	src->owner = run->owner;
 	src->portal = SPI_cursor_open(NULL, plan, &arg, NULL, true);
+	leave_reader_owner(&ri);
 	return true;
+}
+
+/*
+ * The input of a Map iteration as jsonb, or NULL (with err) when it is over
+ * orderflow.max_payload_size: checked per item as the children are made,
+ * so one iteration cannot carry more than any state input may.
+ */
+static Jsonb *
+checked_item_input(OfState *state, int index, json_object *input, OfError *err)
+{
+	bool		too_large;
+	Jsonb	   *jb = to_jsonb_checked(input, &too_large);
+
+	if (!too_large)
+		return jb;
+	(void) of_fail(err, "States.DataLimitExceeded",
+				   "the input of Map %s %d is %u bytes, over orderflow.max_payload_size",
+				   state->item_batcher ? "batch" : "item", index, VARSIZE(jb));
+	return NULL;
 }
 
 /* Insert one child per item; false (with err) if an item fails ItemSelector */
@@ -2031,6 +2174,7 @@ insert_items(ExecRun *run, OfState *state, json_object *effective, ItemSource *s
 		bool		queued = src->max_concurrency > 0 && i >= src->max_concurrency;
 		bool		ok;
 
+		CHECK_FOR_INTERRUPTS();
 		/* one small context per item keeps a 100,000-item map's memory flat */
 		MemoryContextSwitchTo(item_cxt);
 		ok = item_input(run, state, effective, i, item, &input, err);
@@ -2039,7 +2183,11 @@ insert_items(ExecRun *run, OfState *state, json_object *effective, ItemSource *s
 		{
 			PG_TRY();
 			{
-				insert_child(run, state, i, input, queued);
+				Jsonb	   *jb = checked_item_input(state, i, input, err);
+
+				ok = (jb != NULL);
+				if (ok)
+					insert_child(run, state, i, jb, queued);
 			}
 			PG_FINALLY();
 			{
@@ -2056,33 +2204,39 @@ insert_items(ExecRun *run, OfState *state, json_object *effective, ItemSource *s
 		}
 	}
 	MemoryContextDelete(item_cxt);
+	if (src->too_many)
+		return of_fail(err, "States.DataLimitExceeded",
+					   "the ItemReader returned more than %d items (orderflow.max_map_items)",
+					   of_max_map_items);
 	*count = i;
 	return true;
 }
 
 /*
- * Create the children from an ItemReader inside a subtransaction: a
- * reader function that raises fails the state with States.ItemReaderFailed
- * (retryable and catchable), leaving no half-created iterations.
+ * Create the children inside a subtransaction, so that a Map that fails
+ * while they are made (an item over the payload limit, an ItemSelector
+ * error, too many items) leaves no half-created iterations.  With an
+ * ItemReader, a reader function that raises fails the state with
+ * States.ItemReaderFailed (retryable and catchable); for an items array an
+ * unexpected error is raised again after the rollback.
  */
 static bool
-insert_items_from_reader(ExecRun *run, OfState *state, json_object *effective,
-						 int max_concurrency, int *count, OfError *err)
+insert_items_atomically(ExecRun *run, OfState *state, json_object *effective,
+						ItemSource *src, int *count, OfError *err)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	ItemSource	src = {0};
+	bool		reading = state->item_reader != NULL;
 	bool		ok = false;
 
-	src.max_concurrency = max_concurrency;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		ok = open_item_reader(run, state, effective, &src, err) &&
-			insert_items(run, state, effective, &src, count, err);
-		if (src.portal != NULL)
-			SPI_cursor_close(src.portal);
+		ok = (!reading || open_item_reader(run, state, effective, src, err)) &&
+			insert_items(run, state, effective, src, count, err);
+		if (src->portal != NULL)
+			SPI_cursor_close(src->portal);
 		if (ok)
 			ReleaseCurrentSubTransaction();
 		else
@@ -2100,6 +2254,8 @@ insert_items_from_reader(ExecRun *run, OfState *state, json_object *effective,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		if (!reading)
+			ReThrowError(edata);
 		ok = of_fail(err, OF_ERR_ITEM_READER, "%s", edata->message);
 	}
 	PG_END_TRY();
@@ -2172,24 +2328,28 @@ start_map(ExecRun *run, OfState *state)
 	int			n = 0;
 	bool		ok;
 	MapLimits	limits;
+	ItemSource	src = {0};
 
 	if (!children_input(run, state, &effective, &err) ||
 		!map_limits(run, state, effective, &limits, &err))
 		return handle_state_error(run, state, err.error, err.cause);
 	run->children_tag = run->next_event_id;
 	emit_event(run, "MapStateStarted", state->name, NULL);
+	src.max_concurrency = limits.max_concurrency;
 	if (state->item_reader != NULL)
-		ok = insert_items_from_reader(run, state, effective, limits.max_concurrency, &n, &err);
+		ok = insert_items_atomically(run, state, effective, &src, &n, &err);
 	else
 	{
-		ItemSource	src = {0};
-
-		src.max_concurrency = limits.max_concurrency;
 		ok = map_items(run, state, effective, &src.array, &err);
 		if (ok)
 		{
 			src.n = json_object_array_length(src.array);
-			ok = insert_items(run, state, effective, &src, &n, &err);
+			if (src.n > of_max_map_items)
+				ok = of_fail(&err, "States.DataLimitExceeded",
+							 "the items array has %d items, over orderflow.max_map_items (%d)",
+							 src.n, of_max_map_items);
+			else
+				ok = insert_items_atomically(run, state, effective, &src, &n, &err);
 		}
 	}
 	if (!ok)
@@ -2776,9 +2936,133 @@ next_due_ms(void)
 	return secs * 1000 + usecs / 1000;
 }
 
+/* ---------------------------------------------------------------------
+ * Reentrancy: what a task may do while its batch runs in this backend
+ *
+ * A task runs inside the batch's transaction, with the batch's rows
+ * locked and its history events buffered (storage.c).  API functions a
+ * task calls must not advance executions themselves (run_pending,
+ * start_sync_execution), wait for what the batch itself must first commit
+ * (wait_for_execution, get_activity_task), or change an execution the
+ * batch is advancing; the others flush only the events they buffered
+ * (OfFlushEventsFrom).
+ * --------------------------------------------------------------------- */
+
+/* > 0 while OfRunDue or OfRunExecutionTree runs in this backend */
+static int	engine_depth = 0;
+
+/* The executions the running batch claimed: their trees and machines */
+typedef struct HeldSet
+{
+	int			n;
+	int			size;
+	pg_uuid_t  *roots;			/* top-level execution of each claimed row */
+	char	  **machines;
+} HeldSet;
+
+static HeldSet held = {0};
+
+/* Remember a claimed row (in the batch's memory context) */
+static void
+hold(ExecRun *run)
+{
+	if (held.n == held.size)
+	{
+		held.size = Max(64, held.size * 2);
+		if (held.roots == NULL)
+		{
+			held.roots = palloc(sizeof(pg_uuid_t) * held.size);
+			held.machines = palloc(sizeof(char *) * held.size);
+		}
+		else
+		{
+			held.roots = repalloc(held.roots, sizeof(pg_uuid_t) * held.size);
+			held.machines = repalloc(held.machines, sizeof(char *) * held.size);
+		}
+	}
+	held.roots[held.n] = run->is_child ? run->root_id : run->id;
+	held.machines[held.n] = run->state_machine;
+	held.n++;
+}
+
 /* See orderflow.h */
-int
-OfRunDue(int max_executions, long *next_due)
+bool
+OfEngineActive(void)
+{
+	return engine_depth > 0;
+}
+
+/* See orderflow.h */
+void
+OfRefuseInsideTask(const char *function, const char *hint)
+{
+	if (engine_depth > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot be called from inside a task", function),
+				 errdetail("The orderflow engine is advancing executions in this session's transaction."),
+				 errhint("%s", hint)));
+}
+
+/* See orderflow.h */
+void
+OfCheckNotHeldByBatch(pg_uuid_t *id)
+{
+	bool		isnull;
+	pg_uuid_t	root;
+	Datum		arg = UUIDPGetDatum(id);
+
+	if (engine_depth == 0 || held.n == 0)
+		return;
+	OfExecQuery(OFQ_EXECUTION_ROOT, &arg, NULL, true, 1);
+	if (SPI_processed == 0)
+		return;
+	memcpy(&root, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+		   sizeof(pg_uuid_t));
+	for (int i = 0; i < held.n; i++)
+	{
+		if (memcmp(&held.roots[i], &root, sizeof(pg_uuid_t)) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("execution %s is being advanced by the task's own batch", OfUuidText(id)),
+					 errdetail("A task cannot stop or redrive an execution that its batch holds, nor one of the same execution tree."),
+					 errhint("Fail the task instead (orderflow.raise_error), or stop the execution from another session.")));
+	}
+}
+
+/* See orderflow.h */
+void
+OfCheckStateMachineNotHeld(const char *name)
+{
+	for (int i = 0; engine_depth > 0 && i < held.n; i++)
+	{
+		if (strcmp(held.machines[i], name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("state machine \"%s\" has executions the task's own batch is advancing", name),
+					 errdetail("A task cannot abort executions of its own batch."),
+					 errhint("Delete the state machine from another session.")));
+	}
+}
+
+/* Claim the next chunk of due rows: this tree, this role's, or anyone's */
+static void
+claim_due(Datum *args, Oid role)
+{
+	if (sync_root != NULL)
+		claim_tree(args);
+	else if (OidIsValid(role))
+	{
+		args[2] = ObjectIdGetDatum(role);
+		OfExecQuery(OFQ_CLAIM_DUE_FOR_ROLE, args, NULL, false, 0);
+	}
+	else
+		OfExecQuery(OFQ_CLAIM_DUE, args, NULL, false, 0);
+}
+
+/* OfRunDue's body; role: see OfRunDueForRole */
+static int
+run_due(int max_executions, Oid role, long *next_due)
 {
 	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
 													"orderflow batch",
@@ -2787,7 +3071,7 @@ OfRunDue(int max_executions, long *next_due)
 												   "orderflow step",
 												   ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-	Datum		args[2];
+	Datum		args[3];
 	ExecRun    *runs;
 	JoinBatch	joins = {0};
 	int			n;
@@ -2814,10 +3098,7 @@ OfRunDue(int max_executions, long *next_due)
 
 		args[0] = TimestampTzGetDatum(GetCurrentTimestamp());
 		args[1] = Int32GetDatum(want);
-		if (sync_root != NULL)
-			claim_tree(args);
-		else
-			OfExecQuery(OFQ_CLAIM_DUE, args, NULL, false, 0);
+		claim_due(args, role);
 		n = (int) SPI_processed;
 		MemoryContextSwitchTo(batch_cxt);
 		runs = palloc0(sizeof(ExecRun) * Max(n, 1));
@@ -2825,6 +3106,7 @@ OfRunDue(int max_executions, long *next_due)
 		{
 			load_run(&runs[i], SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 			runs[i].joins = &joins;
+			hold(&runs[i]);
 		}
 
 		/*
@@ -2864,6 +3146,36 @@ OfRunDue(int max_executions, long *next_due)
 	return transitions;
 }
 
+/* See orderflow.h */
+int
+OfRunDueForRole(int max_executions, Oid role, long *next_due)
+{
+	HeldSet		outer = held;
+	int			transitions;
+
+	engine_depth++;
+	memset(&held, 0, sizeof(held));
+	PG_TRY();
+	{
+		transitions = run_due(max_executions, role, next_due);
+	}
+	PG_FINALLY();
+	{
+		/* the held set lived in the batch's memory, gone now */
+		held = outer;
+		engine_depth--;
+	}
+	PG_END_TRY();
+	return transitions;
+}
+
+/* See orderflow.h */
+int
+OfRunDue(int max_executions, long *next_due)
+{
+	return OfRunDueForRole(max_executions, InvalidOid, next_due);
+}
+
 /* ---------------------------------------------------------------------
  * Synchronous runs (start_sync_execution, control.c)
  * --------------------------------------------------------------------- */
@@ -2874,6 +3186,7 @@ OfRunExecutionTree(pg_uuid_t *root_id)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "orderflow: SPI_connect failed");
+	engine_depth++;
 	PG_TRY();
 	{
 		sync_root = root_id;
@@ -2917,6 +3230,7 @@ OfRunExecutionTree(pg_uuid_t *root_id)
 	PG_FINALLY();
 	{
 		sync_root = NULL;
+		engine_depth--;
 	}
 	PG_END_TRY();
 	SPI_finish();

@@ -29,6 +29,7 @@ int			of_retention_s = 90 * 86400;
 int			of_default_task_timeout_ms = 5 * 60 * 1000;
 int			of_max_workers_per_role = 0;
 int			of_definition_cache_kb = 64 * 1024;
+int			of_max_map_items = 100000;
 
 void		_PG_init(void);
 
@@ -89,6 +90,14 @@ define_runtime_gucs(void)
 							256 * 1024, 1024, MaxAllocSize / 4,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orderflow.max_map_items",
+							gettext_noop("Most iterations one Map state may start; a Map with more items fails with States.DataLimitExceeded."),
+							gettext_noop("Checked while the items are read: an ItemReader is read up to this many items plus one."),
+							&of_max_map_items,
+							100000, 1, INT_MAX - 1,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("orderflow.retention",
 							gettext_noop("How long finished executions and their history are kept."),

@@ -36,6 +36,7 @@ extern int	of_retention_s;			/* orderflow.retention, seconds (0: keep) */
 extern int	of_default_task_timeout_ms;	/* orderflow.default_task_timeout (0: none) */
 extern int	of_max_workers_per_role;	/* orderflow.max_workers_per_role (0: workers-1) */
 extern int	of_definition_cache_kb;	/* orderflow.definition_cache_size, kB */
+extern int	of_max_map_items;		/* orderflow.max_map_items */
 
 /* ---- worker.c: the launcher, the pool, shared memory and wake-ups ---- */
 extern void OfShmemInit(void);		/* hooks, called from _PG_init */
@@ -99,6 +100,28 @@ extern void OfRaiseEvalInterrupt(const char *error);
  * (-1 if none known), so an idle worker can sleep exactly that long.
  */
 extern int	OfRunDue(int max_executions, long *next_due_ms);
+
+/*
+ * OfRunDue restricted to executions whose owner `role` has the privileges
+ * of (run_pending() called by a role that is not a superuser);
+ * InvalidOid: every execution.
+ */
+extern int	OfRunDueForRole(int max_executions, Oid role, long *next_due_ms);
+
+/*
+ * Reentrancy (issue 10): true while OfRunDue or OfRunExecutionTree runs in
+ * this backend, i.e. when an API function is called from inside a task (or
+ * an ItemReader).  OfRefuseInsideTask raises "<function> cannot be called
+ * from inside a task" then.  OfCheckNotHeldByBatch raises (OBJECT_IN_USE)
+ * when the execution's tree is one the running batch claimed, and
+ * OfCheckStateMachineNotHeld when the batch holds an execution of that
+ * state machine; both need SPI connected and do nothing outside the engine.
+ */
+struct pg_uuid_t;
+extern bool OfEngineActive(void);
+extern void OfRefuseInsideTask(const char *function, const char *hint);
+extern void OfCheckNotHeldByBatch(struct pg_uuid_t *id);
+extern void OfCheckStateMachineNotHeld(const char *name);
 
 /*
  * Run one execution and its descendants to the end in the current

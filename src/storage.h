@@ -81,6 +81,9 @@ typedef enum OfQuery
 	OFQ_REVIVE_STATE_MACHINE,
 	OFQ_RESOURCE_DELETE,
 	OFQ_ACTIVITY_REVIVE,
+	/* engine security, issue 10 (executor.c, api.c): run_pending's own work, batch-held trees */
+	OFQ_CLAIM_DUE_FOR_ROLE,
+	OFQ_EXECUTION_ROOT,
 	OFQ_COUNT
 } OfQuery;
 
@@ -95,6 +98,13 @@ extern void OfBufferEvent(pg_uuid_t *execution_id, int event_id, int previous_ev
 						  const char *type, const char *state_name,
 						  TimestampTz ts, Jsonb *details, Oid owner);
 extern void OfFlushEvents(void);
+/*
+ * Write only the events buffered after mark (OfEventMark() taken before
+ * buffering them) and forget them: what an API function called from inside
+ * a task uses, so that it never writes the engine's own buffered events in
+ * the task's subtransaction.
+ */
+extern void OfFlushEventsFrom(int mark);
 /* How many events are buffered; OfTruncateEvents(mark) forgets later ones */
 extern int	OfEventMark(void);
 extern void OfTruncateEvents(int mark);
