@@ -225,7 +225,7 @@ SELECT status, output FROM orderflow.executions WHERE id = :'plain2_id';
 -- ===================================================================
 SELECT orderflow.create_state_machine('es_map_array', '{"StartAt": "M", "States": {"M": {"Type": "Map",
   "ItemsPath": "$.items",
-  "ItemSelector": {"v.$": "$$.Map.Item.Value", "pad.$": "States.ArrayRange(1, $$.Map.Item.Value, 1)"},
+  "ItemSelector": {"v.$": "$$.Map.Item.Value", "copy.$": "$$.Map.Item.Value"},
   "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "OutputPath": "$.v", "End": true}}},
   "End": true}}}');
 -- rows 7 and later raise: a reader is read up to max_map_items + 1 rows only
@@ -247,7 +247,9 @@ SELECT orderflow.start_sync_execution('es_map_reader', '{"n": 100}');
 -- transaction with the limit lowered)
 BEGIN;
 SET LOCAL orderflow.max_payload_size = '1kB';
-SELECT orderflow.start_execution('es_map_array', '{"items": [1, 2, 300, 4]}') AS big_id \gset
+-- item 2 is 600 bytes: the input fits, its iteration's input (two copies) does not
+SELECT orderflow.start_execution('es_map_array',
+  pg_catalog.jsonb_build_object('items', pg_catalog.jsonb_build_array(1, 2, repeat('x', 600), 4))) AS big_id \gset
 SELECT orderflow.run_pending() > 0 AS ran;
 SELECT status, error, cause,
        (SELECT count(*) FROM orderflow.executions c WHERE c.parent_id = e.id) AS iterations

@@ -184,8 +184,9 @@ OfCheckStartPrivilege(const char *state_machine)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for state machine \"%s\"", state_machine),
 				 errdetail("Starting a state machine needs the START privilege on it."),
-				 errhint("Its owner can grant START with orderflow.grant_state_machine('%s', 'START', '%s').",
-						 state_machine, GetUserNameFromId(caller, false))));
+				 errhint("Its owner can grant START with orderflow.grant_state_machine(%s, 'START', %s).",
+						 quote_literal_cstr(state_machine),
+						 quote_literal_cstr(GetUserNameFromId(caller, false)))));
 }
 
 /* See privileges.h */
@@ -222,8 +223,9 @@ OfCheckExecutionPrivilege(pg_uuid_t *execution, Oid exec_owner, const char *priv
 			 errmsg("permission denied for execution %s", OfUuidText(execution)),
 			 errdetail("Only the role that started it, or a role with the %s privilege on state machine \"%s\", may do this.",
 					   privilege, state_machine),
-			 errhint("The state machine's owner can grant it with orderflow.grant_state_machine('%s', '%s', '%s').",
-					 state_machine, privilege, GetUserNameFromId(caller, false))));
+			 errhint("The state machine's owner can grant it with orderflow.grant_state_machine(%s, '%s', %s).",
+					 quote_literal_cstr(state_machine), privilege,
+					 quote_literal_cstr(GetUserNameFromId(caller, false)))));
 }
 
 /* ---------------------------------------------------------------------
