@@ -1026,7 +1026,9 @@ OfNoteTimeoutIgnored(const pg_uuid_t *execution)
 /*
  * See orderflow.h: is the execution listed?  If so, its entry is dropped
  * when the current transaction commits (the caller records the failure in
- * it); if the transaction aborts, the entry stays.
+ * it); if the transaction aborts, the entry stays.  Once per transaction:
+ * the execution's next task in the same batch (a Catch's Next, a retry)
+ * is called as usual.
  */
 bool
 OfTimeoutWasIgnored(const pg_uuid_t *execution)
@@ -1035,17 +1037,24 @@ OfTimeoutWasIgnored(const pg_uuid_t *execution)
 
 	if (of_shared == NULL)
 		return false;
+	for (int k = 0; k < n_ignored_to_forget; k++)
+	{
+		if (memcmp(&ignored_to_forget[k], execution, sizeof(pg_uuid_t)) == 0)
+			return false;		/* already failed in this transaction */
+	}
 	SpinLockAcquire(&of_shared->mutex);
 	for (int i = 0; i < OF_MAX_IGNORED_TIMEOUTS && !listed; i++)
 		listed = of_shared->ignored_used[i] &&
 			memcmp(&of_shared->ignored[i], execution, sizeof(pg_uuid_t)) == 0;
 	SpinLockRelease(&of_shared->mutex);
-	if (listed && n_ignored_to_forget < OF_MAX_IGNORED_TIMEOUTS)
-	{
-		of_ensure_xact_callback();
-		ignored_to_forget[n_ignored_to_forget++] = *execution;
-	}
-	return listed;
+	if (!listed)
+		return false;
+	/* more than the ring holds in one transaction: call it (and end it) */
+	if (n_ignored_to_forget >= OF_MAX_IGNORED_TIMEOUTS)
+		return false;
+	of_ensure_xact_callback();
+	ignored_to_forget[n_ignored_to_forget++] = *execution;
+	return true;
 }
 
 /* before_shmem_exit callback: leave the slot so nobody wakes a dead worker */

@@ -24,7 +24,8 @@
 #   2. meanwhile another role's 10 executions all succeed.
 #   3. Retry (MaxAttempts 1) then Catch on States.Timeout: two calls (one
 #      per allowed attempt), two workers ended, the execution SUCCEEDS
-#      through the Catch; two TaskTimedOut events.
+#      through the Catch, whose next task (run in the same batch as the
+#      failure) is called as usual; two TaskTimedOut events.
 #   4. no TimeoutSeconds, orderflow.default_task_timeout = 1s: the same.
 #
 # Needs "make install" first; run through test/run_all.sh (SUITES=tap).
@@ -71,6 +72,9 @@ SET ROLE of_esc;
 CREATE SEQUENCE of_esc.calls_plain;
 CREATE SEQUENCE of_esc.calls_retry;
 CREATE SEQUENCE of_esc.calls_default;
+-- the Catch's Next, in the same batch: it is called as usual
+CREATE FUNCTION of_esc.quick(input jsonb) RETURNS jsonb LANGUAGE sql AS
+  $$ SELECT input || '{"quick": true}' $$;
 -- counts its call, then catches every cancel forever
 CREATE FUNCTION of_esc.endless(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
@@ -88,7 +92,7 @@ SELECT orderflow.create_state_machine('esc_retry',
            "Retry": [{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 1, "MaxAttempts": 1}],
            "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Caught"}],
            "End": true},
-     "Caught": {"Type": "Pass", "End": true}}}');
+     "Caught": {"Type": "Task", "Resource": "of_esc.quick", "TimeoutSeconds": 5, "End": true}}}');
 SELECT orderflow.create_state_machine('esc_default',
   '{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "of_esc.endless", "End": true}}}');
 RESET ROLE;
@@ -202,8 +206,11 @@ is(wait_status($id, 15), 'SUCCEEDED', 'esc_retry SUCCEEDED through its Catch');
 is( q1("SELECT output -> 'error' ->> 'Error' FROM orderflow.executions WHERE id = '$id'"),
 	'States.Timeout', '... with States.Timeout as the caught error');
 is( history($id),
-	'TaskStateEntered TaskScheduled TaskTimedOut TaskScheduled TaskTimedOut TaskStateExited',
+	'TaskStateEntered TaskScheduled TaskTimedOut TaskScheduled TaskTimedOut TaskStateExited '
+	  . 'TaskStateEntered TaskScheduled TaskSucceeded TaskStateExited',
 	'... after two TaskTimedOut (the attempt and its retry)');
+is( q1("SELECT output ->> 'quick' FROM orderflow.executions WHERE id = '$id'"),
+	'true', "... and the Catch's next task, in the same batch, was called as usual");
 sleep(2);
 is(q1('SELECT last_value FROM of_esc.calls_retry'), 2, 'the task was called exactly twice (MaxAttempts 1)');
 
