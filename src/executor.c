@@ -870,7 +870,7 @@ call_task(ExecRun *run, OfState *state, const OfBinding *binding, Jsonb *task_in
 	/* a task without TimeoutSeconds gets orderflow.default_task_timeout */
 	bool		by_default = (timeout_ms <= 0 && of_default_task_timeout_ms > 0);
 
-	OfCallTask(binding->fn, binding->nargs, run->owner, task_input,
+	OfCallTask(&run->id, binding->fn, binding->nargs, run->owner, task_input,
 			   binding->nargs == 2 ? context_for_task(run) : NULL,
 			   bounded_timeout(run, by_default ? of_default_task_timeout_ms : timeout_ms),
 			   batch_lock_timeout(run), outcome);
@@ -879,9 +879,11 @@ call_task(ExecRun *run, OfState *state, const OfBinding *binding, Jsonb *task_in
 				   details_with("count", json_object_new_int(outcome->advisory_locks_released)));
 	if (outcome->ok)
 		return true;
-	if (by_default && strcmp(outcome->error, OF_ERR_TIMEOUT) == 0)
-		outcome->cause = psprintf("the task did not finish within orderflow.default_task_timeout (%d ms)",
-								  of_default_task_timeout_ms);
+	if (by_default && (outcome->timeout == OF_TIMEOUT_CANCELLED ||
+					   outcome->timeout == OF_TIMEOUT_CANCEL_IGNORED))
+		outcome->cause = psprintf("the task did not finish within orderflow.default_task_timeout (%d ms)%s",
+								  of_default_task_timeout_ms,
+								  outcome->timeout == OF_TIMEOUT_CANCEL_IGNORED ? OF_CANCEL_IGNORED_NOTE : "");
 	if (execution_deadline_passed(run))
 		*failed = time_out_execution(run);
 	else if (is_lock_conflict(outcome->error))

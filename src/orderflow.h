@@ -67,6 +67,16 @@ extern void OfTaskSlotBegin(Oid role);
 extern void OfTaskSlotEnd(void);
 /* true in a pool worker (not in a client backend calling run_pending) */
 extern bool OfIsPoolWorker(void);
+/*
+ * Executions whose task ignored its timeout and whose worker ended itself
+ * (task.c).  OfNoteTimeoutIgnored lists one (from the dying worker's exit
+ * path); OfTimeoutWasIgnored tells whether one is listed, before its task
+ * is called again, and drops the entry when the current transaction
+ * commits.  Without shared memory: nothing is listed.
+ */
+struct pg_uuid_t;
+extern void OfNoteTimeoutIgnored(const struct pg_uuid_t *execution);
+extern bool OfTimeoutWasIgnored(const struct pg_uuid_t *execution);
 
 /* ---- util.c: helpers shared by the SQL-callable functions ---- */
 typedef struct OfOwnerSwitch

@@ -27,6 +27,7 @@
 #include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
+#include "storage/ipc.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -51,12 +52,37 @@ static const SqlstateName sqlstate_names[] = {
 static TimeoutId task_timeout_id = MAX_TIMEOUTS;
 static volatile sig_atomic_t task_timed_out = false;
 
+/*
+ * The hard bound (pool workers only): a task can catch the cancel above
+ * (PL/pgSQL's EXCEPTION WHEN query_canceled) and run on.  If it is still
+ * running OfTaskKillGraceMs() after its timeout fired, this second timeout
+ * makes the worker end itself with FATAL, which no PL can catch.  The
+ * exit callback lists the execution (OfNoteTimeoutIgnored) so the task is
+ * not called again.
+ */
+static TimeoutId task_kill_id = MAX_TIMEOUTS;
+static volatile sig_atomic_t task_kill_fired = false;
+static pg_uuid_t task_execution;	/* whose task runs now, if valid */
+static bool task_execution_valid = false;
+static int	task_kill_grace_ms = 0;	/* the armed grace, for the log */
+static bool task_exit_callback_registered = false;
+
 /* Timeout handler: cancel the running task the way statement_timeout does */
 static void
 task_timeout_handler(void)
 {
 	task_timed_out = true;
 	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/* Kill handler: end the worker the way SIGTERM does (flags only) */
+static void
+task_kill_handler(void)
+{
+	task_kill_fired = true;
+	ProcDiePending = true;
 	InterruptPending = true;
 	SetLatch(MyLatch);
 }
@@ -68,6 +94,48 @@ get_task_timeout(void)
 	if (task_timeout_id == MAX_TIMEOUTS)
 		task_timeout_id = RegisterTimeout(USER_TIMEOUT, task_timeout_handler);
 	return task_timeout_id;
+}
+
+/*
+ * before_shmem_exit callback of a pool worker that armed the hard bound.
+ * Registered after InitPostgres, so it runs before ShutdownPostgres aborts
+ * the batch: the execution is listed before its row lock is released and
+ * another worker can claim it.
+ */
+static void
+task_on_exit(int code, Datum arg)
+{
+	if (!task_kill_fired || !task_execution_valid)
+		return;
+	OfNoteTimeoutIgnored(&task_execution);
+	ereport(LOG,
+			(errmsg("orderflow worker ended itself: a task of execution %s ignored its timeout",
+					OfUuidText(&task_execution)),
+			 errdetail("The task was still running %d ms after it was cancelled; it will not be called again for this attempt, which fails with States.Timeout.",
+					   task_kill_grace_ms)));
+}
+
+/* Register the kill timeout and the exit callback once per pool worker */
+static TimeoutId
+get_task_kill(void)
+{
+	if (task_kill_id == MAX_TIMEOUTS)
+		task_kill_id = RegisterTimeout(USER_TIMEOUT, task_kill_handler);
+	if (!task_exit_callback_registered)
+	{
+		before_shmem_exit(task_on_exit, (Datum) 0);
+		task_exit_callback_registered = true;
+	}
+	return task_kill_id;
+}
+
+/* See task.h */
+int
+OfTaskKillGraceMs(int64 timeout_ms)
+{
+	int64		grace = timeout_ms / 100 * OF_TASK_KILL_GRACE_PERCENT;
+
+	return (int) Min(Max(grace, OF_TASK_KILL_GRACE_MIN_MS), INT_MAX / 2);
 }
 
 /* See task.h */
@@ -101,17 +169,35 @@ clip(const char *text, int max)
 	return psprintf("%.*s...", len, text);
 }
 
-/* Turn the error a task raised into an ASL error name and cause */
+/* A timeout outcome: States.Timeout of the given kind */
+static void
+outcome_timeout(OfTimeoutKind kind, OfTaskOutcome *outcome)
+{
+	outcome->ok = false;
+	outcome->output = NULL;
+	outcome->timeout = kind;
+	outcome->error = pstrdup(OF_ERR_TIMEOUT);
+	if (kind == OF_TIMEOUT_WORKER_ENDED)
+		outcome->cause = pstrdup("the task ignored its timeout and its worker was ended");
+	else
+		outcome->cause = psprintf("the task did not finish within its TimeoutSeconds%s",
+								  kind == OF_TIMEOUT_CANCEL_IGNORED ? OF_CANCEL_IGNORED_NOTE : "");
+}
+
+/*
+ * Turn the error a task raised into an ASL error name and cause.  Once its
+ * timeout fired, any error is the timeout: the cancel itself, or whatever
+ * the task raised after catching it.
+ */
 static void
 outcome_from_error(ErrorData *edata, bool timed_out, OfTaskOutcome *outcome)
 {
 	outcome->ok = false;
 	outcome->output = NULL;
-	if (timed_out && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-	{
-		outcome->error = pstrdup(OF_ERR_TIMEOUT);
-		outcome->cause = pstrdup("the task did not finish within its TimeoutSeconds");
-	}
+	outcome->timeout = OF_TIMEOUT_NONE;
+	if (timed_out)
+		outcome_timeout(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ?
+						OF_TIMEOUT_CANCELLED : OF_TIMEOUT_CANCEL_IGNORED, outcome);
 	else if (edata->sqlerrcode == ERRCODE_OF_TASK_ERROR)
 	{
 		/* orderflow.raise_error(error, cause): message = error, detail = cause */
@@ -208,6 +294,34 @@ check_task_privilege(Oid fn, Oid owner)
 				 errdetail("Tasks run with the privileges of the role that started the execution.")));
 }
 
+/*
+ * Arm the task's timeout and, in a pool worker, the hard bound after it.
+ * In a client's session (run_pending, start_sync_execution) there is no
+ * hard bound: a task that ignores its cancel holds only that session,
+ * whose user can end it.
+ */
+static void
+arm_timeouts(int64 timeout_ms)
+{
+	enable_timeout_after(get_task_timeout(), (int) Min(timeout_ms, INT_MAX));
+	if (OfIsPoolWorker())
+	{
+		task_kill_grace_ms = OfTaskKillGraceMs(timeout_ms);
+		enable_timeout_after(get_task_kill(),
+							 (int) Min(timeout_ms + task_kill_grace_ms, INT_MAX));
+	}
+}
+
+/* Disarm both (harmless if they were never armed or already fired) */
+static void
+disarm_timeouts(void)
+{
+	if (task_timeout_id != MAX_TIMEOUTS)
+		disable_timeout(task_timeout_id, false);
+	if (task_kill_id != MAX_TIMEOUTS)
+		disable_timeout(task_kill_id, false);
+}
+
 /* The call itself: identity and search_path switched, timeout armed */
 static Datum
 invoke_as_owner(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
@@ -243,11 +357,10 @@ invoke_as_owner(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 		fcinfo->args[1].isnull = (context == NULL);
 	}
 	if (timeout_ms > 0)
-		enable_timeout_after(get_task_timeout(), (int) Min(timeout_ms, INT_MAX));
+		arm_timeouts(timeout_ms);
 	result = FunctionCallInvoke(fcinfo);
 	*isnull = fcinfo->isnull;
-	if (timeout_ms > 0)
-		disable_timeout(get_task_timeout(), false);
+	disarm_timeouts();
 
 	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -256,14 +369,26 @@ invoke_as_owner(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 
 /* See task.h */
 void
-OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
-		   int64 timeout_ms, int lock_timeout_ms, OfTaskOutcome *outcome)
+OfCallTask(const pg_uuid_t *execution, Oid fn, int nargs, Oid owner,
+		   Jsonb *input, Jsonb *context, int64 timeout_ms, int lock_timeout_ms,
+		   OfTaskOutcome *outcome)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	int			locks_before = OfIsPoolWorker() ? 0 : count_advisory_locks();
+	int			locks_before;
 
+	outcome->timeout = OF_TIMEOUT_NONE;
+	outcome->advisory_locks_released = 0;
+	/* this attempt already ended a worker: do not call the task again */
+	if (OfTimeoutWasIgnored(execution))
+	{
+		outcome_timeout(OF_TIMEOUT_WORKER_ENDED, outcome);
+		return;
+	}
+	locks_before = OfIsPoolWorker() ? 0 : count_advisory_locks();
 	task_timed_out = false;
+	task_execution = *execution;
+	task_execution_valid = true;
 	OfTaskSlotBegin(owner);
 	BeginInternalSubTransaction(NULL);
 	/* allocate the result in the caller's context, not the subxact's */
@@ -274,9 +399,23 @@ OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 		Datum		result = invoke_as_owner(fn, nargs, owner, input, context,
 											 timeout_ms, lock_timeout_ms, &isnull);
 
-		outcome->ok = true;
-		outcome->output = isnull ? NULL : DatumGetJsonbPCopy(result);
-		ReleaseCurrentSubTransaction();
+		if (task_timed_out)
+		{
+			/*
+			 * It returned after its timeout fired: it caught the cancel (or
+			 * the cancel came just after it returned; then it is still ours
+			 * and must not hit the batch).  A timeout, whatever it returned.
+			 */
+			QueryCancelPending = false;
+			RollbackAndReleaseCurrentSubTransaction();
+			outcome_timeout(OF_TIMEOUT_CANCEL_IGNORED, outcome);
+		}
+		else
+		{
+			outcome->ok = true;
+			outcome->output = isnull ? NULL : DatumGetJsonbPCopy(result);
+			ReleaseCurrentSubTransaction();
+		}
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 	}
@@ -285,8 +424,9 @@ OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 		ErrorData  *edata;
 		bool		timed_out = task_timed_out;
 
-		if (timeout_ms > 0)
-			disable_timeout(get_task_timeout(), false);
+		disarm_timeouts();
+		if (timed_out)
+			QueryCancelPending = false; /* ours; it must not hit the batch */
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -298,6 +438,7 @@ OfCallTask(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 	}
 	PG_END_TRY();
 	task_timed_out = false;
+	task_execution_valid = false;
 	OfTaskSlotEnd();
 	outcome->advisory_locks_released = release_session_advisory_locks(locks_before);
 }

@@ -40,6 +40,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "orderflow.h"
 
@@ -62,6 +63,8 @@
 #define OF_ERROR_PAUSE_MS		1000
 /* Shortest idle sleep, so "due now but locked by a peer" cannot spin */
 #define OF_MIN_SLEEP_MS			10
+/* Executions whose task ignored its timeout and was ended (see below) */
+#define OF_MAX_IGNORED_TIMEOUTS	64
 /* Retention: how often the pool purges, and how many executions a batch */
 #define OF_PURGE_INTERVAL_MS	5000
 #define OF_PURGE_BATCH			100
@@ -96,6 +99,10 @@ typedef struct OfSharedData
 	ConditionVariable activity_cv;	/* broadcast when activity tasks are queued */
 	/* retention: when a worker last purged (protected by mutex) */
 	TimestampTz last_purge;
+	/* executions whose task ignored its timeout (protected by mutex) */
+	int			ignored_next;	/* ring position of the next new entry */
+	bool		ignored_used[OF_MAX_IGNORED_TIMEOUTS];
+	pg_uuid_t	ignored[OF_MAX_IGNORED_TIMEOUTS];
 } OfSharedData;
 
 /* What the launcher knows about one pool position (launcher-local) */
@@ -125,6 +132,10 @@ static bool xact_callback_registered = false;
 static bool wake_workers_at_commit = false;
 static bool notify_finished_at_commit = false;
 static bool notify_activity_at_commit = false;
+
+/* Entries of of_shared->ignored this transaction recorded: forget at commit */
+static pg_uuid_t ignored_to_forget[OF_MAX_IGNORED_TIMEOUTS];
+static int	n_ignored_to_forget = 0;
 
 /* finished_count as of the end of this backend's last OfWaitForFinish */
 static uint64 finished_count_seen = 0;
@@ -301,6 +312,30 @@ of_broadcast_finished(void)
 	ConditionVariableBroadcast(&of_shared->finished_cv);
 }
 
+/*
+ * The TaskTimedOut of these executions committed: drop their entries from
+ * the list of executions whose task ignored its timeout.  Spinlock only,
+ * cannot throw.
+ */
+static void
+of_forget_ignored_timeouts(void)
+{
+	if (n_ignored_to_forget == 0)
+		return;
+	SpinLockAcquire(&of_shared->mutex);
+	for (int k = 0; k < n_ignored_to_forget; k++)
+	{
+		for (int i = 0; i < OF_MAX_IGNORED_TIMEOUTS; i++)
+		{
+			if (of_shared->ignored_used[i] &&
+				memcmp(&of_shared->ignored[i], &ignored_to_forget[k], sizeof(pg_uuid_t)) == 0)
+				of_shared->ignored_used[i] = false;
+		}
+	}
+	SpinLockRelease(&of_shared->mutex);
+	n_ignored_to_forget = 0;
+}
+
 /* XactCallback: act on the flags at commit, forget them otherwise */
 static void
 of_xact_callback(XactEvent event, void *arg)
@@ -324,6 +359,7 @@ of_xact_callback(XactEvent event, void *arg)
 				pg_atomic_fetch_add_u64(&of_shared->activity_count, 1);
 				ConditionVariableBroadcast(&of_shared->activity_cv);
 			}
+			of_forget_ignored_timeouts();
 			wake_workers_at_commit = false;
 			notify_finished_at_commit = false;
 			notify_activity_at_commit = false;
@@ -332,6 +368,7 @@ of_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			/* aborted work needs nobody; prepared work is not visible yet */
+			n_ignored_to_forget = 0;	/* not recorded: fail the task again */
 			wake_workers_at_commit = false;
 			notify_finished_at_commit = false;
 			notify_activity_at_commit = false;
@@ -935,6 +972,89 @@ OfTaskSlotEnd(void)
 	}
 	slot->task_role = InvalidOid;
 	SpinLockRelease(&of_shared->mutex);
+}
+
+/* ---- Tasks that ignored their timeout ----
+ *
+ * A pool worker whose task is still running a grace period after its
+ * timeout fired ends itself with FATAL (task.c).  Its batch rolls back, so
+ * the execution is due again at the same task: before the worker's
+ * transaction is aborted (its exit callback runs before ShutdownPostgres)
+ * it records the execution here, and whoever claims the execution next
+ * fails that task with States.Timeout instead of calling it.  The entry
+ * goes when that failure commits.  A small ring: if more executions than
+ * it holds are waiting to be failed, the oldest entry is overwritten (and
+ * that task may run, and be ended, once more).  It lives in shared memory
+ * only: a server restart forgets it.
+ */
+
+/* See orderflow.h: called by a worker ending itself in its task */
+void
+OfNoteTimeoutIgnored(const pg_uuid_t *execution)
+{
+	int			free_at = -1;
+
+	if (of_shared == NULL)
+		return;
+	SpinLockAcquire(&of_shared->mutex);
+	for (int i = 0; i < OF_MAX_IGNORED_TIMEOUTS; i++)
+	{
+		if (!of_shared->ignored_used[i])
+		{
+			if (free_at < 0)
+				free_at = i;
+		}
+		else if (memcmp(&of_shared->ignored[i], execution, sizeof(pg_uuid_t)) == 0)
+		{
+			free_at = -2;		/* already listed */
+			break;
+		}
+	}
+	if (free_at == -1)
+	{
+		free_at = of_shared->ignored_next;
+		of_shared->ignored_next = (free_at + 1) % OF_MAX_IGNORED_TIMEOUTS;
+	}
+	if (free_at >= 0)
+	{
+		of_shared->ignored[free_at] = *execution;
+		of_shared->ignored_used[free_at] = true;
+	}
+	SpinLockRelease(&of_shared->mutex);
+}
+
+/*
+ * See orderflow.h: is the execution listed?  If so, its entry is dropped
+ * when the current transaction commits (the caller records the failure in
+ * it); if the transaction aborts, the entry stays.  Once per transaction:
+ * the execution's next task in the same batch (a Catch's Next, a retry)
+ * is called as usual.
+ */
+bool
+OfTimeoutWasIgnored(const pg_uuid_t *execution)
+{
+	bool		listed = false;
+
+	if (of_shared == NULL)
+		return false;
+	for (int k = 0; k < n_ignored_to_forget; k++)
+	{
+		if (memcmp(&ignored_to_forget[k], execution, sizeof(pg_uuid_t)) == 0)
+			return false;		/* already failed in this transaction */
+	}
+	SpinLockAcquire(&of_shared->mutex);
+	for (int i = 0; i < OF_MAX_IGNORED_TIMEOUTS && !listed; i++)
+		listed = of_shared->ignored_used[i] &&
+			memcmp(&of_shared->ignored[i], execution, sizeof(pg_uuid_t)) == 0;
+	SpinLockRelease(&of_shared->mutex);
+	if (!listed)
+		return false;
+	/* more than the ring holds in one transaction: call it (and end it) */
+	if (n_ignored_to_forget >= OF_MAX_IGNORED_TIMEOUTS)
+		return false;
+	of_ensure_xact_callback();
+	ignored_to_forget[n_ignored_to_forget++] = *execution;
+	return true;
 }
 
 /* before_shmem_exit callback: leave the slot so nobody wakes a dead worker */
