@@ -408,6 +408,22 @@ SELECT orderflow.wait_for_execution(:'cb', '30 s');
 RESET ROLE;
 
 --
+-- Execution names: another role's execution of the same name is neither
+-- returned nor compared (its id and its input stay hidden)
+--
+SET ROLE regress_prv_alice;
+SELECT orderflow.grant_state_machine('prv_billing', 'START', 'regress_prv_bob');
+SELECT orderflow.start_execution('prv_billing', '{"a": 1}', 'prv-named') IS NOT NULL AS alice_started;
+SELECT orderflow.start_execution('prv_billing', '{"a": 1}', 'prv-named') =
+       (SELECT id FROM orderflow.executions WHERE name = 'prv-named') AS alice_gets_her_own;
+RESET ROLE;
+SET ROLE regress_prv_bob;
+SELECT prv.try($$SELECT orderflow.start_execution('prv_billing', '{"a": 1}', 'prv-named')$$);
+SELECT prv.try($$SELECT orderflow.start_execution('prv_billing', '{"a": 2}', 'prv-named')$$);
+RESET ROLE;
+SELECT count(*) AS executions_named_prv_named FROM orderflow.executions WHERE name = 'prv-named';
+
+--
 -- Clean up (the roles must own nothing)
 --
 SELECT orderflow.stop_execution(id) FROM orderflow.executions

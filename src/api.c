@@ -550,7 +550,7 @@ latest_definition(const char *name, pg_uuid_t *id, int *version)
 
 /* An execution with this name exists: same input returns it, other input fails */
 static pg_uuid_t *
-existing_execution(const char *state_machine, const char *name, Jsonb *input)
+existing_execution(const char *state_machine, const char *name, Jsonb *input, Oid caller)
 {
 	Datum		v[2];
 	bool		isnull;
@@ -566,6 +566,21 @@ existing_execution(const char *state_machine, const char *name, Jsonb *input)
 	memcpy(id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 		   sizeof(pg_uuid_t));
 	existing_input = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	/*
+	 * Another role's execution is neither returned (its id would let the
+	 * caller wait on, or believe it started, work it does not own) nor
+	 * compared (the answer would tell its input).
+	 */
+	if (!has_privs_of_role(caller,
+						   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 3, &isnull))))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("execution name \"%s\" of state machine \"%s\" is already taken",
+						name, state_machine),
+				 errdetail("Another role started an execution with this name."),
+				 errhint("Execution names are unique per state machine; choose another name.")));
 	if (!DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(existing_input),
 										  JsonbPGetDatum(input))))
 		ereport(ERROR,
@@ -648,7 +663,7 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_INSERT_EXECUTION, v, n, false, 0);
 	if (SPI_processed == 0)
-		id = existing_execution(sm, name, input);
+		id = existing_execution(sm, name, input, caller);
 	else
 	{
 		/* inside a task: write this event only, not the batch's */

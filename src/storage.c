@@ -98,7 +98,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}
 	},
 	[OFQ_FIND_EXECUTION_BY_NAME] = {
-		"SELECT id, input FROM orderflow.executions WHERE state_machine = $1 AND name = $2",
+		"SELECT id, input, owner::oid FROM orderflow.executions WHERE state_machine = $1 AND name = $2",
 		2, {TEXTOID, TEXTOID}
 	},
 	[OFQ_INSERT_STATE_MACHINE] = {
