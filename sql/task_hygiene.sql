@@ -141,4 +141,24 @@ ALTER SYSTEM RESET orderflow.default_task_timeout;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 
+-- 3. Prepared statements a task leaves in its worker are dropped after it
+--    (PREPARE outlives transactions: one role's tasks could grow a worker
+--    without bound, and the next role's task would inherit them).  Two
+--    Task states of one execution run one after the other in one worker.
+CREATE FUNCTION hyg.leave_prepared(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'PREPARE hyg_left_behind AS SELECT 1';
+    RETURN jsonb_build_object('prepared', (SELECT count(*) FROM pg_prepared_statements));
+END
+$$;
+CREATE FUNCTION hyg.count_prepared(input jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT input || jsonb_build_object('left', (SELECT count(*) FROM pg_prepared_statements))
+$$;
+SELECT orderflow.create_state_machine('hyg_prepared', '{"StartAt": "Leave", "States": {
+  "Leave": {"Type": "Task", "Resource": "hyg.leave_prepared", "Next": "Count"},
+  "Count": {"Type": "Task", "Resource": "hyg.count_prepared", "End": true}}}');
+SELECT orderflow.start_execution('hyg_prepared', '{}', 'prepared') IS NOT NULL AS started;
+SELECT * FROM hyg.result('prepared');
+SELECT output FROM orderflow.executions WHERE name = 'prepared';
+
 DROP SCHEMA hyg CASCADE;
