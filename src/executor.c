@@ -58,6 +58,9 @@
 /* lock_timeout of a batch's later tasks (see batch_lock_timeout) */
 #define OF_CONFLICT_LOCK_TIMEOUT_MS 50
 
+/* Most roles a worker skips at once for their share of the pool (one per other worker) */
+#define OF_MAX_SATURATED_ROLES 64
+
 /* A task deferred for its role's share of the pool is due again after this */
 #define OF_ROLE_SHARE_DEFER_MS 200
 
@@ -2922,6 +2925,23 @@ process_run(ExecRun *run)
 }
 
 /* How long until the next due work, in ms (-1 if none) */
+/*
+ * The roles at their share of the pool for this worker, as an oid[]: the
+ * claim and the idle sleep skip their executions (deferring them one by
+ * one at every claim would be a busy loop of updates while they wait).
+ */
+static Datum
+saturated_roles(void)
+{
+	Oid			roles[OF_MAX_SATURATED_ROLES];
+	Datum		elems[OF_MAX_SATURATED_ROLES];
+	int			n = OfSaturatedRoles(roles, OF_MAX_SATURATED_ROLES);
+
+	for (int i = 0; i < n; i++)
+		elems[i] = ObjectIdGetDatum(roles[i]);
+	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
 static long
 next_due_ms(void)
 {
@@ -2929,8 +2949,9 @@ next_due_ms(void)
 	TimestampTz due;
 	long		secs;
 	int			usecs;
+	Datum		arg = saturated_roles();
 
-	OfExecQuery(OFQ_NEXT_DUE, NULL, NULL, true, 1);
+	OfExecQuery(OFQ_NEXT_DUE, &arg, NULL, true, 1);
 	if (SPI_processed == 0)
 		return -1;
 	due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -3059,7 +3080,10 @@ claim_due(Datum *args, Oid role)
 		OfExecQuery(OFQ_CLAIM_DUE_FOR_ROLE, args, NULL, false, 0);
 	}
 	else
+	{
+		args[2] = saturated_roles();
 		OfExecQuery(OFQ_CLAIM_DUE, args, NULL, false, 0);
+	}
 }
 
 /* OfRunDue's body; role: see OfRunDueForRole */

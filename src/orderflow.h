@@ -63,6 +63,8 @@ extern int	OfWorkerPids(int *pids, int max);
  * (run_pending, start_sync_execution) all three do nothing (admit: true).
  */
 extern bool OfRoleShareAdmit(Oid role);
+/* The roles at their share for this worker (at most max), into roles[] */
+extern int	OfSaturatedRoles(Oid *roles, int max);
 extern void OfTaskSlotBegin(Oid role);
 extern void OfTaskSlotEnd(void);
 /* true in a pool worker (not in a client backend calling run_pending) */

@@ -43,16 +43,20 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag,"
 		" variables"
 		" FROM orderflow.executions"
-		" WHERE due_at <= $1"
+		" WHERE due_at <= $1 AND owner::oid <> ALL ($3)"
 		" ORDER BY due_at LIMIT $2"
 		" FOR UPDATE SKIP LOCKED",
-		2, {TIMESTAMPTZOID, INT4OID}
+		3, {TIMESTAMPTZOID, INT4OID, OIDARRAYOID}
 	},
-	/* OFQ_NEXT_DUE: first entry of executions_due */
+	/*
+	 * OFQ_NEXT_DUE: first entry of executions_due; both skip the roles at
+	 * their share of the pool ($1 of this one, $3 of the claim)
+	 */
 	[OFQ_NEXT_DUE] = {
 		"SELECT due_at FROM orderflow.executions"
-		" WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1",
-		0, {0}
+		" WHERE due_at IS NOT NULL AND owner::oid <> ALL ($1)"
+		" ORDER BY due_at LIMIT 1",
+		1, {OIDARRAYOID}
 	},
 	/* OFQ_UPDATE_EXECUTION: primary key; HOT when due_at stays NULL */
 	[OFQ_UPDATE_EXECUTION] = {

@@ -937,6 +937,52 @@ OfRoleShareAdmit(Oid role)
 	return admit;
 }
 
+/*
+ * See orderflow.h.  The roles whose next task this worker would not be
+ * admitted to run (OfRoleShareAdmit's rule, for every role some other
+ * worker is in a task of), so that claiming and the idle sleep skip their
+ * due executions instead of claiming and deferring them over and over.
+ */
+int
+OfSaturatedRoles(Oid *roles, int max)
+{
+	TimestampTz now;
+	int			n = 0;
+
+	if (!OfIsPoolWorker())
+		return 0;
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&of_shared->mutex);
+	for (int i = 0; i < OF_MAX_WORKERS && n < max; i++)
+	{
+		Oid			role = of_shared->slots[i].task_role;
+		int			others = 0;
+		bool		seen = false;
+		bool		slow;
+
+		if (i == my_slot || of_shared->slots[i].pid == 0 || !OidIsValid(role))
+			continue;
+		for (int k = 0; k < n; k++)
+			seen = seen || roles[k] == role;
+		if (seen)
+			continue;
+		slow = of_role_is_slow(role, now);
+		for (int j = 0; j < OF_MAX_WORKERS; j++)
+		{
+			OfWorkerSlot *slot = &of_shared->slots[j];
+
+			if (j == my_slot || slot->pid == 0 || slot->task_role != role)
+				continue;
+			if (slow || now - slot->task_started > (TimestampTz) OF_LONG_TASK_MS * 1000)
+				others++;
+		}
+		if (others >= of_role_share())
+			roles[n++] = role;
+	}
+	SpinLockRelease(&of_shared->mutex);
+	return n;
+}
+
 /* See orderflow.h: this worker now calls a task of `role` */
 void
 OfTaskSlotBegin(Oid role)
