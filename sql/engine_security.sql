@@ -261,6 +261,21 @@ SELECT status, error, cause,
        (SELECT count(*) FROM orderflow.executions c WHERE c.parent_id = e.id) AS iterations
   FROM orderflow.executions e WHERE id = :'big_id';
 COMMIT;
+-- the iterations' results are added up as they are read back: ten results
+-- of 600 bytes each are over 1 kB, and the Map fails before it converts them
+SELECT orderflow.create_state_machine('es_map_results', pg_catalog.jsonb_build_object(
+  'StartAt', 'M', 'States', pg_catalog.jsonb_build_object('M', pg_catalog.jsonb_build_object(
+    'Type', 'Map', 'ItemsPath', '$.items', 'End', true,
+    'ItemProcessor', pg_catalog.jsonb_build_object('StartAt', 'P', 'States', pg_catalog.jsonb_build_object(
+      'P', pg_catalog.jsonb_build_object('Type', 'Pass', 'Result', pg_catalog.repeat('r', 600), 'End', true)))))));
+BEGIN;
+SET LOCAL orderflow.max_payload_size = '1kB';
+SELECT orderflow.start_execution('es_map_results', '{"items": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}') AS results_id \gset
+SELECT orderflow.run_pending() > 0 AS ran;
+SELECT status, error, cause FROM orderflow.executions WHERE id = :'results_id';
+SELECT type FROM orderflow.execution_history WHERE execution_id = :'results_id'
+ ORDER BY event_id DESC LIMIT 3;
+COMMIT;
 
 -- ===================================================================
 -- 5. Task tokens never reach history

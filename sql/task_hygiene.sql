@@ -141,10 +141,11 @@ ALTER SYSTEM RESET orderflow.default_task_timeout;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 
--- 3. Prepared statements a task leaves in its worker are dropped after it
---    (PREPARE outlives transactions: one role's tasks could grow a worker
---    without bound, and the next role's task would inherit them).  Two
---    Task states of one execution run one after the other in one worker.
+-- 3. A task cannot leave prepared statements in its worker (PREPARE
+--    outlives transactions: one role's tasks could grow a worker without
+--    bound, and the next role's task would find them): PREPARE is refused
+--    in a security-restricted operation, which every task runs in.  The
+--    second Task would count what the first left.
 CREATE FUNCTION hyg.leave_prepared(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE 'PREPARE hyg_left_behind AS SELECT 1';

@@ -79,8 +79,7 @@ check_owner(const char *what, const char *name, Oid owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of %s %s", what, name),
-				 errhint("The owner is role \"%s\"; ask it, or a superuser, to do this.",
-						 GetUserNameFromId(owner, true))));
+				 errhint("Only its owner, a role with the owner's privileges, or a superuser may do this.")));
 }
 
 

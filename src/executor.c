@@ -125,6 +125,7 @@ typedef struct ExecRun
 	int			n_attempts;
 	const char *phase;			/* NULL, PHASE_RETRY or PHASE_WAITING */
 	bool		has_due;
+	bool		deferred;		/* its task waits for its role's share of the pool */
 	TimestampTz due_at;
 	int			next_event_id;
 	int			transitions;
@@ -1102,6 +1103,10 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 		if (!call_task(run, state, binding, task_input, timeout_ms, &outcome, &failed))
 			return failed;
 		/* the function's own result is only recorded: the token's result counts */
+		if (outcome.output != NULL && VARSIZE(outcome.output) > (Size) of_max_payload_bytes)
+			return handle_state_error(run, state, OF_ERR_DATA_LIMIT,
+									  psprintf("the task result is %u bytes, over orderflow.max_payload_size",
+											   VARSIZE(outcome.output)));
 		result = outcome.output ? track(run, OfJsonbToJsonc(outcome.output)) : NULL;
 		emit_event(run, "TaskSubmitted", state->name,
 				   details_with("output", without_token(run, result, token)));
@@ -1913,6 +1918,8 @@ typedef struct ItemSource
 	int64		produced;
 	int64		read;			/* items read so far (orderflow.max_map_items) */
 	bool		too_many;		/* one more than orderflow.max_map_items was read */
+	Size		too_big;		/* bytes of a row over orderflow.max_payload_size */
+	int64		too_big_row;	/* its position (0-based) */
 	int			next_index;		/* array source: next element */
 	int			max_concurrency;	/* items started at once (0 = all) */
 	json_object *pending;		/* ItemBatcher: an item left for the next batch */
@@ -1997,7 +2004,8 @@ next_item(ItemSource *src, json_object **item)
 		*item = json_object_get(json_object_array_get_idx(src->array, src->next_index++));
 		return true;
 	}
-	if (src->max_items > 0 && src->produced >= src->max_items)
+	if (src->too_many || src->too_big > 0 ||
+		(src->max_items > 0 && src->produced >= src->max_items))
 		return false;
 	if (src->batch == NULL || src->batch_pos >= src->batch_n)
 	{
@@ -2012,6 +2020,13 @@ next_item(ItemSource *src, json_object **item)
 		return false;
 	}
 	d = SPI_getbinval(src->batch->vals[src->batch_pos++], src->batch->tupdesc, 1, &isnull);
+	/* measured before it is converted: a 1 GB row must not reach json-c */
+	if (!isnull && VARSIZE_ANY(DatumGetPointer(d)) > (Size) of_max_payload_bytes)
+	{
+		src->too_big = VARSIZE_ANY(DatumGetPointer(d));
+		src->too_big_row = src->produced;
+		return false;
+	}
 	src->produced++;
 	*item = isnull ? NULL : OfJsonbToJsonc(DatumGetJsonbP(d));
 	return true;
@@ -2213,6 +2228,10 @@ insert_items(ExecRun *run, OfState *state, json_object *effective, ItemSource *s
 		return of_fail(err, "States.DataLimitExceeded",
 					   "the ItemReader returned more than %d items (orderflow.max_map_items)",
 					   of_max_map_items);
+	if (src->too_big > 0)
+		return of_fail(err, "States.DataLimitExceeded",
+					   "row %lld of the ItemReader is %zu bytes, over orderflow.max_payload_size (%d bytes)",
+					   (long long) src->too_big_row, src->too_big, of_max_payload_bytes);
 	*count = i;
 	return true;
 }
@@ -2241,7 +2260,14 @@ insert_items_atomically(ExecRun *run, OfState *state, json_object *effective,
 		ok = (!reading || open_item_reader(run, state, effective, src, err)) &&
 			insert_items(run, state, effective, src, count, err);
 		if (src->portal != NULL)
+		{
+			/* closing runs the reader's executor shutdown: as its owner too */
+			ReaderIdentity ri;
+
+			become_reader_owner(src->owner, &ri);
 			SPI_cursor_close(src->portal);
+			leave_reader_owner(&ri);
+		}
 		if (ok)
 			ReleaseCurrentSubTransaction();
 		else
@@ -2366,29 +2392,43 @@ start_map(ExecRun *run, OfState *state)
 	return wait_for_children(run);
 }
 
-/* The outputs of all children, in branch/item order, as a json-c array */
-static json_object *
-collect_results(ExecRun *run)
+/*
+ * The outputs of all children, in branch/item order, as a json-c array.
+ * Their stored sizes are added up as they are read (OFQ_CHILD_RESULTS):
+ * over orderflow.max_payload_size the state fails with
+ * States.DataLimitExceeded before the results are converted.
+ */
+static bool
+collect_results(ExecRun *run, json_object **out, OfError *err)
 {
-	Datum		args[2];
+	Datum		args[3];
 	json_object *results = track(run, json_object_new_array());
 	uint64		n;
 	SPITupleTable *tuptable;
+	bool		isnull;
 
 	args[0] = UUIDPGetDatum(&run->id);
 	args[1] = Int32GetDatum(run->children_tag);
+	args[2] = Int64GetDatum(of_max_payload_bytes);
 	OfExecQuery(OFQ_CHILD_RESULTS, args, NULL, false, 0);
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
+	if (n > 0 &&
+		DatumGetInt64(SPI_getbinval(tuptable->vals[n - 1], tuptable->tupdesc, 5, &isnull)) >
+		of_max_payload_bytes)
+		return of_fail(err, OF_ERR_DATA_LIMIT,
+					   "the results of the %s's branches or iterations are over orderflow.max_payload_size (%d bytes)",
+					   current_state(run)->type == OF_STATE_MAP ? "Map" : "Parallel",
+					   of_max_payload_bytes);
 	for (uint64 i = 0; i < n; i++)
 	{
-		bool		isnull;
 		HeapTuple	tup = tuptable->vals[i];
 		char	   *status = TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull));
-		Datum		out = SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull);
+		Datum		result = SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull);
 
+		CHECK_FOR_INTERRUPTS();
 		if (strcmp(status, "SUCCEEDED") == 0)
-			json_object_array_add(results, isnull ? NULL : OfJsonbToJsonc(DatumGetJsonbP(out)));
+			json_object_array_add(results, isnull ? NULL : OfJsonbToJsonc(DatumGetJsonbP(result)));
 		else
 		{
 			/* a tolerated Map failure: its error in the iteration's place */
@@ -2403,7 +2443,8 @@ collect_results(ExecRun *run)
 			json_object_array_add(results, e);
 		}
 	}
-	return results;
+	*out = results;
+	return true;
 }
 
 /* The first failed child's error and cause */
@@ -2430,12 +2471,19 @@ first_child_failure(ExecRun *run, char **error, char **cause)
 static StepResult
 finish_children(ExecRun *run, OfState *state)
 {
-	json_object *result = collect_results(run);
+	json_object *result = NULL;
 	json_object *output;
 	OfError		err;
+	bool		collected = collect_results(run, &result, &err);
 
 	delete_counters(run);
 	run->phase = NULL;
+	if (!collected)
+	{
+		emit_event(run, psprintf("%sStateFailed", event_prefix(state)), state->name,
+				   error_details(err.error, err.cause));
+		return handle_state_error(run, state, err.error, err.cause);
+	}
 	emit_event(run, psprintf("%sStateSucceeded", event_prefix(state)), state->name, NULL);
 	if (!apply_template(run, state->result_selector, result, &result, &err) ||
 		!apply_assign(run, state->assign_template, result, &err) ||
@@ -2568,7 +2616,11 @@ advance_execution(ExecRun *run)
 		}
 		if (!task_admitted(run))
 		{
-			/* no step and no event: just due again a little later */
+			/*
+			 * No step and no event: due again a little later, and marked so
+			 * that claims skip it while its role stays at its share
+			 */
+			run->deferred = true;
 			run->has_due = true;
 			run->due_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), OF_ROLE_SHARE_DEFER_MS);
 			return;
@@ -2803,8 +2855,8 @@ attempts_datum(ExecRun *run, bool *isnull)
 static void
 save_run(ExecRun *run)
 {
-	Datum		v[17];
-	char		n[17];
+	Datum		v[18];
+	char		n[18];
 	bool		finished = strcmp(run->status, "RUNNING") != 0;
 	bool		isnull;
 
@@ -2833,6 +2885,7 @@ save_run(ExecRun *run)
 	v[15] = Int32GetDatum(run->children_tag);
 	v[16] = run->variables ? JsonbPGetDatum(OfJsoncToJsonb(run->variables)) : (Datum) 0;
 	n[16] = run->variables ? ' ' : 'n';
+	v[17] = BoolGetDatum(run->deferred);
 	OfExecQuery(OFQ_UPDATE_EXECUTION, v, n, false, 0);
 }
 
@@ -2840,8 +2893,8 @@ save_run(ExecRun *run)
 static void
 save_broken_run(ExecRun *run)
 {
-	Datum		v[17];
-	char		n[17];
+	Datum		v[18];
+	char		n[18];
 
 	memset(n, 'n', sizeof(n));
 	v[0] = UUIDPGetDatum(&run->id);
@@ -2860,6 +2913,8 @@ save_broken_run(ExecRun *run)
 	n[13] = ' ';
 	v[14] = Int32GetDatum(0);
 	n[14] = ' ';
+	v[17] = BoolGetDatum(false);
+	n[17] = ' ';
 	OfExecQuery(OFQ_UPDATE_EXECUTION, v, n, false, 0);
 }
 

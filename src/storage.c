@@ -33,28 +33,38 @@ typedef struct OfQueryDef
 	Oid			argtypes[MAX_QUERY_ARGS];
 } OfQueryDef;
 
+/*
+ * The columns every claim returns, in the order load_run (executor.c)
+ * reads them: one list, so that no claim can leave one out (the tree claim
+ * of start_sync_execution once lacked `variables`, and its runs lost their
+ * workflow variables).
+ */
+#define OF_CLAIMED_COLUMNS \
+	"SELECT id, definition_id, state_machine, version, name, owner::oid, input," \
+	" started_at, current_state, state_input, state_entered_at, retry_count," \
+	" retrier_attempts, phase, next_event_id, timeout_at," \
+	" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag," \
+	" variables" \
+	" FROM orderflow.executions"
+
 /* Indexed by OfQuery; the comment says which index a hot statement uses */
 static const OfQueryDef query_defs[OFQ_COUNT] = {
 	/* OFQ_CLAIM_DUE: partial index executions_due (due_at) */
 	[OFQ_CLAIM_DUE] = {
-		"SELECT id, definition_id, state_machine, version, name, owner::oid, input,"
-		" started_at, current_state, state_input, state_entered_at, retry_count,"
-		" retrier_attempts, phase, next_event_id, timeout_at,"
-		" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag,"
-		" variables"
-		" FROM orderflow.executions"
-		" WHERE due_at <= $1 AND owner::oid <> ALL ($3)"
+		OF_CLAIMED_COLUMNS
+		" WHERE due_at <= $1 AND NOT (deferred AND owner::oid = ANY ($3))"
 		" ORDER BY due_at LIMIT $2"
 		" FOR UPDATE SKIP LOCKED",
 		3, {TIMESTAMPTZOID, INT4OID, OIDARRAYOID}
 	},
 	/*
-	 * OFQ_NEXT_DUE: first entry of executions_due; both skip the roles at
-	 * their share of the pool ($1 of this one, $3 of the claim)
+	 * OFQ_NEXT_DUE: first entry of executions_due.  Both skip the tasks
+	 * deferred for their role's share of the pool while that role is still
+	 * at its share ($1 of this one, $3 of the claim)
 	 */
 	[OFQ_NEXT_DUE] = {
 		"SELECT due_at FROM orderflow.executions"
-		" WHERE due_at IS NOT NULL AND owner::oid <> ALL ($1)"
+		" WHERE due_at IS NOT NULL AND NOT (deferred AND owner::oid = ANY ($1))"
 		" ORDER BY due_at LIMIT 1",
 		1, {OIDARRAYOID}
 	},
@@ -64,11 +74,11 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" cause = $5, stopped_at = $6, current_state = $7, state_input = $8,"
 		" state_entered_at = $9, retry_count = $10, retrier_attempts = $11,"
 		" phase = $12, due_at = $13, next_event_id = $14, steps = steps + $15,"
-		" children_tag = $16, variables = $17"
+		" children_tag = $16, variables = $17, deferred = $18"
 		" WHERE id = $1",
-		17, {UUIDOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
+		18, {UUIDOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
 			JSONBOID, TIMESTAMPTZOID, INT4OID, INT4ARRAYOID, TEXTOID,
-		TIMESTAMPTZOID, INT4OID, INT4OID, INT4OID, JSONBOID}
+		TIMESTAMPTZOID, INT4OID, INT4OID, INT4OID, JSONBOID, BOOLOID}
 	},
 	[OFQ_INSERT_EVENTS] = {
 		"INSERT INTO orderflow.execution_history"
@@ -232,10 +242,24 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" AND phase = 'queued' AND status = 'RUNNING'",
 		5, {UUIDOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID}
 	},
+	/*
+	 * The children's results in order, only as far as their stored sizes
+	 * add up to $3 bytes, plus the row that goes over it (running > $3
+	 * tells): 100,000 iterations of 256 kB each must never be read into
+	 * memory at once just to find out that their array is too large.
+	 */
 	[OFQ_CHILD_RESULTS] = {
-		"SELECT status, output, error, cause FROM orderflow.executions"
-		" WHERE parent_id = $1 AND parent_tag = $2 ORDER BY branch_index",
-		2, {UUIDOID, INT4OID}
+		"SELECT status, output, error, cause, running FROM"
+		" (SELECT status, output, error, cause, branch_index, size,"
+		"         pg_catalog.sum(size) OVER (ORDER BY branch_index) AS running"
+		"    FROM (SELECT status, output, error, cause, branch_index,"
+		"                 COALESCE(pg_catalog.pg_column_size(output), 0)"
+		"                 + COALESCE(pg_catalog.pg_column_size(error), 0)"
+		"                 + COALESCE(pg_catalog.pg_column_size(cause), 0) AS size"
+		"            FROM orderflow.executions"
+		"           WHERE parent_id = $1 AND parent_tag = $2) AS c) AS r"
+		" WHERE running - size <= $3 ORDER BY branch_index",
+		3, {UUIDOID, INT4OID, INT8OID}
 	},
 	[OFQ_FIRST_CHILD_FAILURE] = {
 		"SELECT error, cause FROM orderflow.executions"
@@ -400,11 +424,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	/* start_sync_execution: due rows of one execution tree, index executions_root */
 	[OFQ_CLAIM_TREE] = {
-		"SELECT id, definition_id, state_machine, version, name, owner::oid, input,"
-		" started_at, current_state, state_input, state_entered_at, retry_count,"
-		" retrier_attempts, phase, next_event_id, timeout_at,"
-		" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag"
-		" FROM orderflow.executions"
+		OF_CLAIMED_COLUMNS
 		" WHERE (id = $1 OR root_id = $1) AND due_at <= $2"
 		" ORDER BY due_at LIMIT $3 FOR UPDATE",
 		3, {UUIDOID, TIMESTAMPTZOID, INT4OID}
@@ -489,12 +509,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	 * another role's work in a session, transaction and settings of its own.
 	 */
 	[OFQ_CLAIM_DUE_FOR_ROLE] = {
-		"SELECT id, definition_id, state_machine, version, name, owner::oid, input,"
-		" started_at, current_state, state_input, state_entered_at, retry_count,"
-		" retrier_attempts, phase, next_event_id, timeout_at,"
-		" parent_id, root_id, parent_state, branch_index, parent_tag, children_tag,"
-		" variables"
-		" FROM orderflow.executions"
+		OF_CLAIMED_COLUMNS
 		" WHERE due_at <= $1 AND pg_catalog.pg_has_role($3, owner::oid, 'USAGE')"
 		" ORDER BY due_at LIMIT $2"
 		" FOR UPDATE SKIP LOCKED",

@@ -21,7 +21,6 @@
 #include <limits.h>
 
 #include "access/xact.h"
-#include "commands/prepare.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/pg_bitutils.h"
@@ -284,22 +283,6 @@ release_session_advisory_locks(int held_before)
 	return held - count_advisory_locks();
 }
 
-/*
- * Forget the session state a task can leave in a pool worker beside its
- * locks: prepared statements (PREPARE outlives transactions, so one role's
- * tasks could grow a worker's memory without bound, and the next role's
- * task would find them).  Settings are undone by the GUC nest level; LISTEN
- * and WITH HOLD cursors are refused in a security-restricted operation.
- * Only in a pool worker: a client's session (run_pending) keeps its own.
- */
-static void
-forget_session_state(void)
-{
-	if (!IsBackgroundWorker)
-		return;
-	DropAllPreparedStatements();
-}
-
 /* Refuse to run a function the owner may not execute */
 static void
 check_task_privilege(Oid fn, Oid owner)
@@ -458,5 +441,4 @@ OfCallTask(const pg_uuid_t *execution, Oid fn, int nargs, Oid owner,
 	task_execution_valid = false;
 	OfTaskSlotEnd();
 	outcome->advisory_locks_released = release_session_advisory_locks(locks_before);
-	forget_session_state();
 }

@@ -878,11 +878,11 @@ of_role_share(void)
  * long within the last OF_SLOW_ROLE_MEMORY_MS.  Caller holds the mutex.
  */
 static bool
-of_role_is_slow(Oid role, TimestampTz now)
+of_role_is_slow(const OfWorkerSlot *slots, Oid role, TimestampTz now)
 {
 	for (int i = 0; i < OF_MAX_WORKERS; i++)
 	{
-		OfWorkerSlot *slot = &of_shared->slots[i];
+		const OfWorkerSlot *slot = &slots[i];
 
 		if (slot->pid == 0)
 			continue;
@@ -917,7 +917,7 @@ OfRoleShareAdmit(Oid role)
 		return true;
 	now = GetCurrentTimestamp();
 	SpinLockAcquire(&of_shared->mutex);
-	slow = of_role_is_slow(role, now);
+	slow = of_role_is_slow(of_shared->slots, role, now);
 	for (int i = 0; i < OF_MAX_WORKERS; i++)
 	{
 		OfWorkerSlot *slot = &of_shared->slots[i];
@@ -946,40 +946,41 @@ OfRoleShareAdmit(Oid role)
 int
 OfSaturatedRoles(Oid *roles, int max)
 {
+	OfWorkerSlot slots[OF_MAX_WORKERS];
 	TimestampTz now;
 	int			n = 0;
 
 	if (!OfIsPoolWorker())
 		return 0;
-	now = GetCurrentTimestamp();
+	/* a copy, so that the spinlock is held for a memcpy only */
 	SpinLockAcquire(&of_shared->mutex);
+	memcpy(slots, of_shared->slots, sizeof(slots));
+	SpinLockRelease(&of_shared->mutex);
+	now = GetCurrentTimestamp();
 	for (int i = 0; i < OF_MAX_WORKERS && n < max; i++)
 	{
-		Oid			role = of_shared->slots[i].task_role;
+		Oid			role = slots[i].task_role;
 		int			others = 0;
 		bool		seen = false;
 		bool		slow;
 
-		if (i == my_slot || of_shared->slots[i].pid == 0 || !OidIsValid(role))
+		if (i == my_slot || slots[i].pid == 0 || !OidIsValid(role))
 			continue;
 		for (int k = 0; k < n; k++)
 			seen = seen || roles[k] == role;
 		if (seen)
 			continue;
-		slow = of_role_is_slow(role, now);
+		slow = of_role_is_slow(slots, role, now);
 		for (int j = 0; j < OF_MAX_WORKERS; j++)
 		{
-			OfWorkerSlot *slot = &of_shared->slots[j];
-
-			if (j == my_slot || slot->pid == 0 || slot->task_role != role)
+			if (j == my_slot || slots[j].pid == 0 || slots[j].task_role != role)
 				continue;
-			if (slow || now - slot->task_started > (TimestampTz) OF_LONG_TASK_MS * 1000)
+			if (slow || now - slots[j].task_started > (TimestampTz) OF_LONG_TASK_MS * 1000)
 				others++;
 		}
 		if (others >= of_role_share())
 			roles[n++] = role;
 	}
-	SpinLockRelease(&of_shared->mutex);
 	return n;
 }
 

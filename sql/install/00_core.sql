@@ -113,7 +113,11 @@ CREATE TABLE orderflow.executions (
     children_tag      integer,
     -- workflow variables (Assign); a child starts with a copy of its
     -- parent's, so branches read outer variables but never change them
-    variables         jsonb
+    variables         jsonb,
+    -- its Task waits for its role's share of the pool
+    -- (orderflow.max_workers_per_role): claims skip it while the role is
+    -- still at its share, so a waiting backlog is not rewritten over and over
+    deferred          boolean     NOT NULL DEFAULT false
 ) WITH (fillfactor = 80);
 
 CREATE UNIQUE INDEX executions_name ON orderflow.executions (state_machine, name);

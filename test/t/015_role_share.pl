@@ -24,8 +24,9 @@
 #        history events of a running batch are not committed yet),
 #      - the other 8 wait, due, without writing any history event (only
 #        ExecutionStarted), and no worker rewrites their rows meanwhile:
-#        the claim skips a role at its share instead of claiming and
-#        deferring its executions over and over.
+#        a deferred execution is marked, and claims skip it while its role
+#        is still at its share, instead of claiming and deferring it over
+#        and over.
 #
 # Needs "make install" first; run through test/run_all.sh (SUITES=tap).
 use strict;
