@@ -48,6 +48,9 @@ shared_preload_libraries = 'orderflow'
 orderflow.database = 'postgres'
 orderflow.workers = 2
 orderflow.poll_interval = 200ms
+# the 100,000 results of part 1 take over 1 MB before the ResultSelector
+# counts them; a Map's results over max_payload_size fail the Map (as on AWS)
+orderflow.max_payload_size = '16MB'
 max_worker_processes = 8
 max_logical_replication_workers = 0
 synchronous_commit = off
