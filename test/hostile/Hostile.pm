@@ -13,35 +13,19 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use OfCluster;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
 # A cluster with the preload and two workers, orderflow installed in
-# database postgres.  Extra postgresql.conf lines may follow the name.
+# database postgres (test/OfCluster.pm).  Extra postgresql.conf lines may
+# follow the name.
 sub cluster
 {
 	my ($name, @conf) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf(
-		'postgresql.conf', join("\n",
-			"shared_preload_libraries = 'orderflow'",
-			"orderflow.database = 'postgres'",
-			"orderflow.workers = 2",
-			"orderflow.poll_interval = 100ms",
-			"max_worker_processes = 12",
-			"max_logical_replication_workers = 0",
-			"fsync = off",
-			"log_line_prefix = '%m [%p] %b %u: '",
-			@conf)
-		  . "\n");
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION orderflow');
-	# wait for the pool: the attacks are against a live engine
-	$node->poll_query_until('postgres',
-		"SELECT count(*) >= 2 FROM pg_stat_activity WHERE backend_type = 'orderflow worker'")
-	  or die "the orderflow workers did not start";
-	return $node;
+	return OfCluster::node($name, workers => 2,
+		conf => [ "orderflow.poll_interval = 100ms", "max_worker_processes = 12",
+			"fsync = off", "log_line_prefix = '%m [%p] %b %u: '", @conf ]);
 }
 
 # An unprivileged login role with a schema of its own that everybody may

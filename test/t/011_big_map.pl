@@ -33,6 +33,7 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use OfCluster;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -40,27 +41,11 @@ my $N = 100_000;
 my $BOUND_KB = 64 * 1024;    # RssAnon bound per worker
 my $TIMEOUT = 300;           # seconds per map, generous for a loaded machine
 
-my $node = PostgreSQL::Test::Cluster->new('big_map');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'orderflow'
-orderflow.database = 'postgres'
-orderflow.workers = 2
-orderflow.poll_interval = 200ms
 # the 100,000 results of part 1 take over 1 MB before the ResultSelector
 # counts them; a Map's results over max_payload_size fail the Map (as on AWS)
-orderflow.max_payload_size = '16MB'
-max_worker_processes = 8
-max_logical_replication_workers = 0
-synchronous_commit = off
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION orderflow');
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'orderflow worker'"),
-	'two workers run');
+my $node = OfCluster::node('big_map', workers => 2,
+	conf => [
+		qq{orderflow.max_payload_size = '16MB'} ]);
 
 $node->safe_psql(
 	'postgres', q{
@@ -95,23 +80,6 @@ SELECT orderflow.create_state_machine('bm_chunks', $j${
 }$j$);
 });
 
-# RssAnon in kB of every worker backend, as {pid => kB}
-sub worker_rss
-{
-	my %rss;
-	my $pids = $node->safe_psql('postgres',
-		"SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'orderflow worker'");
-	for my $pid (split ' ', $pids)
-	{
-		open(my $fh, '<', "/proc/$pid/status") or next;
-		while (my $line = <$fh>)
-		{
-			$rss{$pid} = $1 if $line =~ /^RssAnon:\s+(\d+)\s+kB/;
-		}
-		close($fh);
-	}
-	return \%rss;
-}
 
 # Run a state machine, sampling the workers' memory until it stops;
 # returns (status, seconds, max RssAnon kB, samples, id)
@@ -124,7 +92,7 @@ sub run_sampled
 	my ($max, $samples, $status) = (0, 0, 'RUNNING');
 	while (time - $t0 < $TIMEOUT)
 	{
-		my $rss = worker_rss();
+		my $rss = OfCluster::worker_rss($node);
 		for my $kb (values %$rss)
 		{
 			$max = $kb if $kb > $max;
@@ -142,7 +110,7 @@ sub run_sampled
 }
 
 my $baseline = 0;
-for my $kb (values %{ worker_rss() })
+for my $kb (values %{ OfCluster::worker_rss($node) })
 {
 	$baseline = $kb if $kb > $baseline;
 }

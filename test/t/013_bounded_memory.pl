@@ -35,6 +35,7 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use OfCluster;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -42,24 +43,9 @@ my $BOUND_KB = 64 * 1024;    # private memory bound per worker
 my $TIMEOUT = 120;           # seconds per execution, generous on a loaded machine
 my $TERMINATE_BOUND = 5;     # seconds for pg_terminate_backend to take effect
 
-my $node = PostgreSQL::Test::Cluster->new('bounded_memory');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'orderflow'
-orderflow.database = 'postgres'
-orderflow.workers = 2
-orderflow.poll_interval = 100ms
-max_worker_processes = 8
-max_logical_replication_workers = 0
-synchronous_commit = off
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION orderflow');
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'orderflow worker'"),
-	'two workers run');
+my $node = OfCluster::node('bounded_memory', workers => 2,
+	conf => [
+		qq{orderflow.poll_interval = 100ms} ]);
 
 $node->safe_psql(
 	'postgres', q{
@@ -117,29 +103,12 @@ SELECT orderflow.create_state_machine('bm_slow', jsonb_build_object(
                      FROM generate_series(1, 5000) AS g)))));
 });
 
-# {pid => {field => kB}} of /proc/<pid>/status for every worker backend
-sub worker_status
-{
-	my %st;
-	my $pids = $node->safe_psql('postgres',
-		"SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'orderflow worker'");
-	for my $pid (split ' ', $pids)
-	{
-		open(my $fh, '<', "/proc/$pid/status") or next;
-		while (my $line = <$fh>)
-		{
-			$st{$pid}{$1} = $2 if $line =~ /^(RssAnon|RssFile|RssShmem|VmHWM):\s+(\d+)\s+kB/;
-		}
-		close($fh);
-	}
-	return \%st;
-}
 
 # the largest peak private memory of any worker since it started, in kB
 sub peak_private_kb
 {
 	my $max = 0;
-	my $st = worker_status();
+	my $st = OfCluster::worker_status($node);
 	for my $pid (keys %$st)
 	{
 		my $s = $st->{$pid};
@@ -168,7 +137,7 @@ sub run_sampled
 	my ($max, $samples, $status) = (0, 0, 'RUNNING');
 	while (time - $t0 < $TIMEOUT)
 	{
-		my $st = worker_status();
+		my $st = OfCluster::worker_status($node);
 		for my $pid (keys %$st)
 		{
 			my $kb = $st->{$pid}{RssAnon} // 0;

@@ -34,6 +34,7 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use OfCluster;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -47,44 +48,11 @@ my $SLOW_TASK_S = 60;        # of_slow's task duration
 my $CACHE = $ENV{OF_TEST_DEFINITION_CACHE} // '8MB';
 my $SHARE = $ENV{OF_TEST_ROLE_SHARE} // 0;
 
-my $node = PostgreSQL::Test::Cluster->new('role_share');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'orderflow'
-orderflow.database = 'postgres'
-orderflow.workers = 3
-orderflow.poll_interval = 200ms
-orderflow.definition_cache_size = $CACHE
-orderflow.max_workers_per_role = $SHARE
-max_worker_processes = 10
-max_logical_replication_workers = 0
-synchronous_commit = off
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION orderflow');
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 3 FROM pg_stat_activity WHERE backend_type = 'orderflow worker'"),
-	'three workers run');
+my $node = OfCluster::node('role_share', workers => 3,
+	conf => [
+		qq{orderflow.definition_cache_size = $CACHE},
+		qq{orderflow.max_workers_per_role = $SHARE} ]);
 
-# RssAnon in kB of every worker backend, as {pid => kB}
-sub worker_rss
-{
-	my %rss;
-	my $pids = $node->safe_psql('postgres',
-		"SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'orderflow worker'");
-	for my $pid (split ' ', $pids)
-	{
-		open(my $fh, '<', "/proc/$pid/status") or next;
-		while (my $line = <$fh>)
-		{
-			$rss{$pid} = $1 if $line =~ /^RssAnon:\s+(\d+)\s+kB/;
-		}
-		close($fh);
-	}
-	return \%rss;
-}
 
 # ------------------------------------------------------------------
 # 1. The definition cache is bounded
@@ -114,7 +82,7 @@ for my $round (1 .. 2)
 			"SELECT orderflow.start_execution('big_$i', '{\"skip\": true}')");
 		$node->safe_psql('postgres',
 			"SELECT orderflow.wait_for_execution('$id', '60 s')");
-		my $rss = worker_rss();
+		my $rss = OfCluster::worker_rss($node);
 		for my $kb (values %$rss) { $max_rss = $kb if $kb > $max_rss; }
 	}
 }

@@ -34,6 +34,7 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use OfCluster;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -42,25 +43,9 @@ my $GRACE_S = 2;             # OF_TASK_KILL_GRACE_MIN_MS
 my $MARGIN_S = 4;            # scheduling slack on a loaded machine
 my $CAUSE = 'the task ignored its timeout and its worker was ended';
 
-my $node = PostgreSQL::Test::Cluster->new('timeout_escape');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'orderflow'
-orderflow.database = 'postgres'
-orderflow.workers = 3
-orderflow.poll_interval = 200ms
-orderflow.default_task_timeout = 1s
-max_worker_processes = 10
-max_logical_replication_workers = 0
-synchronous_commit = off
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION orderflow');
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 3 FROM pg_stat_activity WHERE backend_type = 'orderflow worker'"),
-	'three workers run');
+my $node = OfCluster::node('timeout_escape', workers => 3,
+	conf => [
+		qq{orderflow.default_task_timeout = 1s} ]);
 
 $node->safe_psql(
 	'postgres', q{
