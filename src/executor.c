@@ -40,9 +40,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/acl.h"
 #include "utils/datetime.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/ruleutils.h"
@@ -1928,46 +1926,11 @@ typedef struct ItemSource
 
 #define READER_FETCH 1000
 
-/*
- * The identity an ItemReader is planned, opened and read with: the
- * execution's owner, in a security-restricted operation, with the pinned
- * orderflow.task_search_path, as task.c runs a task.  Planning runs user
- * code too: a LANGUAGE sql function is inlined into the reader's query, so
- * planning it as the worker's superuser would run its body as superuser.
- * Only called inside the reader's subtransaction: an error leaves the
- * switch to the subtransaction's abort, which restores the user id and
- * the GUC nest level.
- */
-typedef struct ReaderIdentity
-{
-	Oid			save_userid;
-	int			save_sec;
-	int			nest;
-} ReaderIdentity;
-
-static void
-become_reader_owner(Oid owner, ReaderIdentity *ri)
-{
-	GetUserIdAndSecContext(&ri->save_userid, &ri->save_sec);
-	SetUserIdAndSecContext(owner, ri->save_sec | SECURITY_RESTRICTED_OPERATION);
-	ri->nest = NewGUCNestLevel();
-	(void) set_config_option("search_path", of_task_search_path,
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-}
-
-static void
-leave_reader_owner(ReaderIdentity *ri)
-{
-	AtEOXact_GUC(false, ri->nest);
-	SetUserIdAndSecContext(ri->save_userid, ri->save_sec);
-}
-
 /* Fetch the next batch of reader rows, as the execution's owner */
 static void
 fetch_reader_batch(ItemSource *src)
 {
-	ReaderIdentity ri;
+	OfUserCode	uc;
 	int64		count;
 
 	if (src->batch != NULL)
@@ -1976,9 +1939,9 @@ fetch_reader_batch(ItemSource *src)
 	count = Min(READER_FETCH, (int64) of_max_map_items + 1 - src->read);
 	if (src->max_items > 0)
 		count = Min(count, src->max_items - src->produced);
-	become_reader_owner(src->owner, &ri);
+	OfEnterUserCode(src->owner, &uc);
 	SPI_cursor_fetch(src->portal, true, Max(count, 1));
-	leave_reader_owner(&ri);
+	OfLeaveUserCode(&uc);
 	src->batch = SPI_tuptable;
 	src->batch_n = SPI_processed;
 	src->batch_pos = 0;
@@ -2118,7 +2081,7 @@ open_item_reader(ExecRun *run, OfState *state, json_object *effective, ItemSourc
 	Oid			argtype = JSONBOID;
 	Datum		arg;
 	char	   *sql;
-	ReaderIdentity ri;
+	OfUserCode	uc;
 
 	json_object_object_get_ex(state->item_reader, "Resource", &resource);
 	binding = resource ? OfFindBinding(run->def, json_object_get_string(resource)) : NULL;
@@ -2141,17 +2104,18 @@ open_item_reader(ExecRun *run, OfState *state, json_object *effective, ItemSourc
 	src->owner = run->owner;
 
 	/* checked at every Map start: a REVOKE takes effect at the next one */
-	if (pg_proc_aclcheck(binding->fn, run->owner, ACL_EXECUTE) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for function %s", get_func_name(binding->fn)),
-				 errdetail("ItemReader functions run with the privileges of the role that started the execution.")));
-	become_reader_owner(run->owner, &ri);
+	OfCheckExecute(binding->fn, run->owner, "ItemReader functions");
+	/*
+	 * Planned and opened as the owner too: planning runs user code (a
+	 * LANGUAGE sql reader is inlined into this query), so planning it as
+	 * the worker's superuser would run its body as superuser.
+	 */
+	OfEnterUserCode(run->owner, &uc);
 	plan = SPI_prepare(sql, 1, &argtype);
 	if (plan == NULL)
 		elog(ERROR, "orderflow: could not prepare the ItemReader query");
 	src->portal = SPI_cursor_open(NULL, plan, &arg, NULL, true);
-	leave_reader_owner(&ri);
+	OfLeaveUserCode(&uc);
 	return true;
 }
 
@@ -2262,11 +2226,11 @@ insert_items_atomically(ExecRun *run, OfState *state, json_object *effective,
 		if (src->portal != NULL)
 		{
 			/* closing runs the reader's executor shutdown: as its owner too */
-			ReaderIdentity ri;
+			OfUserCode	uc;
 
-			become_reader_owner(src->owner, &ri);
+			OfEnterUserCode(src->owner, &uc);
 			SPI_cursor_close(src->portal);
-			leave_reader_owner(&ri);
+			OfLeaveUserCode(&uc);
 		}
 		if (ok)
 			ReleaseCurrentSubTransaction();

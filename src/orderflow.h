@@ -90,6 +90,23 @@ typedef struct OfOwnerSwitch
 struct pg_uuid_t;
 extern void OfBecomeExtensionOwner(OfOwnerSwitch *sw);
 extern void OfRestoreIdentity(OfOwnerSwitch *sw);
+
+/*
+ * Run user code (a task function, a Map ItemReader) as the execution's
+ * owner: its identity inside a security-restricted operation and
+ * orderflow.task_search_path pinned in a GUC nest level of its own.  Enter
+ * and leave inside a subtransaction, whose abort undoes both on error.
+ */
+typedef struct OfUserCode
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nest_level;
+} OfUserCode;
+extern void OfEnterUserCode(Oid owner, OfUserCode *uc);
+extern void OfLeaveUserCode(OfUserCode *uc);
+/* Refuse (42501) to run fn for owner without EXECUTE; what: "Tasks", ... */
+extern void OfCheckExecute(Oid fn, Oid owner, const char *what);
 extern void OfConnectSpi(void);
 extern void OfRandomUuid(struct pg_uuid_t *id);
 extern char *OfUuidText(struct pg_uuid_t *id);

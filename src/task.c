@@ -29,7 +29,6 @@
 #include "storage/lwlock.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -283,17 +282,6 @@ release_session_advisory_locks(int held_before)
 	return held - count_advisory_locks();
 }
 
-/* Refuse to run a function the owner may not execute */
-static void
-check_task_privilege(Oid fn, Oid owner)
-{
-	if (pg_proc_aclcheck(fn, owner, ACL_EXECUTE) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for function %s", get_func_name(fn)),
-				 errdetail("Tasks run with the privileges of the role that started the execution.")));
-}
-
 /*
  * Arm the task's timeout and, in a pool worker, the hard bound after it.
  * In a client's session (run_pending, start_sync_execution) there is no
@@ -327,25 +315,18 @@ static Datum
 invoke_as_owner(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 				int64 timeout_ms, int lock_timeout_ms, bool *isnull)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	OfUserCode	uc;
 	FmgrInfo	flinfo;
 	Datum		result;
 
 	LOCAL_FCINFO(fcinfo, 2);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", of_task_search_path,
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	OfEnterUserCode(owner, &uc);
 	if (lock_timeout_ms > 0)
 		(void) set_config_option("lock_timeout", psprintf("%d", lock_timeout_ms),
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-	check_task_privilege(fn, owner);
+	OfCheckExecute(fn, owner, "Tasks");
 
 	fmgr_info(fn, &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, nargs, InvalidOid, NULL, NULL);
@@ -362,8 +343,7 @@ invoke_as_owner(Oid fn, int nargs, Oid owner, Jsonb *input, Jsonb *context,
 	*isnull = fcinfo->isnull;
 	disarm_timeouts();
 
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	OfLeaveUserCode(&uc);
 	return result;
 }
 

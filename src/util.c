@@ -17,7 +17,10 @@
 #include "common/sha1.h"
 #include "common/sha2.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/uuid.h"
 
 /*
@@ -48,6 +51,38 @@ void
 OfRestoreIdentity(OfOwnerSwitch *sw)
 {
 	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
+}
+
+/* See orderflow.h */
+void
+OfEnterUserCode(Oid owner, OfUserCode *uc)
+{
+	GetUserIdAndSecContext(&uc->save_userid, &uc->save_sec_context);
+	SetUserIdAndSecContext(owner, uc->save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	uc->nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", of_task_search_path,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/* See orderflow.h: the settings the code changed are undone too */
+void
+OfLeaveUserCode(OfUserCode *uc)
+{
+	AtEOXact_GUC(false, uc->nest_level);
+	SetUserIdAndSecContext(uc->save_userid, uc->save_sec_context);
+}
+
+/* See orderflow.h: checked at every call, so a REVOKE takes effect at once */
+void
+OfCheckExecute(Oid fn, Oid owner, const char *what)
+{
+	if (pg_proc_aclcheck(fn, owner, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s", get_func_name(fn)),
+				 errdetail("%s run with the privileges of the role that started the execution.", what),
+				 errhint("The function's owner can GRANT EXECUTE on it to that role.")));
 }
 
 /* Connect SPI or fail */
