@@ -7,14 +7,15 @@ ASL_OBJS = src/asl_alloc.o src/asl_json.o src/asl_path.o src/asl_template.o \
 	src/asl_intrinsic.o src/asl_choice.o src/asl_parse.o
 SERVER_OBJS = src/orderflow.o src/jsonb_conv.o src/definition.o src/storage.o \
 	src/task.o src/executor.o src/worker.o src/api.o \
-	src/callback.o src/control.o src/retention.o src/util.o src/privileges.o
+	src/callback.o src/control.o src/retention.o src/util.o src/privileges.o \
+	src/version.o
 OBJS = $(ASL_OBJS) $(SERVER_OBJS)
 
 # The install script is assembled from sql/install/*.sql, one file per concern
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src -Wall -Werror -Wno-declaration-after-statement
+PG_CPPFLAGS = -I$(srcdir)/src -DOF_EXTVERSION='"$(EXTVERSION)"' -Wall -Werror -Wno-declaration-after-statement
 SHLIB_LINK = -ljson-c
 
 # pg_regress: inputs in sql/ (names without "--"), outputs in expected/

@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ *
+ * version.c
+ *	  The installed version of the extension, read from pg_extension.
+ *
+ * Read on every call, not cached: ALTER EXTENSION UPDATE and DROP
+ * EXTENSION change it under running workers, and one index probe of a
+ * tiny catalog costs less than keeping a cache of it right.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "version.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+
+/* See version.h */
+OfSchemaStatus
+OfGetSchemaStatus(char **version)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	OfSchemaStatus status = OF_SCHEMA_ABSENT;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("orderflow"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+		char	   *installed = isnull ? pstrdup("") : TextDatumGetCString(d);
+
+		status = strcmp(installed, OF_EXTVERSION) == 0 ? OF_SCHEMA_CURRENT : OF_SCHEMA_OTHER;
+		if (version)
+			*version = installed;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return status;
+}
+
+/* See version.h */
+void
+OfRequireCurrentSchema(void)
+{
+	char	   *installed = NULL;
+
+	switch (OfGetSchemaStatus(&installed))
+	{
+		case OF_SCHEMA_CURRENT:
+			return;
+		case OF_SCHEMA_ABSENT:
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("extension \"orderflow\" is not installed in this database"),
+					 errhint("Run CREATE EXTENSION orderflow;")));
+			break;
+		case OF_SCHEMA_OTHER:
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("orderflow's SQL objects in this database are at version %s, its library is at version %s",
+							installed, OF_EXTVERSION),
+					 errdetail("The library serves only the SQL objects of its own version."),
+					 errhint("Run ALTER EXTENSION orderflow UPDATE;")));
+			break;
+	}
+}
