@@ -20,7 +20,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "libpq/pqsignal.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -43,6 +42,7 @@
 #include "utils/uuid.h"
 
 #include "orderflow.h"
+#include "version.h"
 
 /* Upper bound of orderflow.workers (see its definition in orderflow.c) */
 #define OF_MAX_WORKERS			64
@@ -1162,8 +1162,11 @@ of_worker_iteration(long *next_due_ms)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "advancing due executions");
 
-	/* the preloaded library runs before CREATE EXTENSION; wait for it */
-	if (OidIsValid(get_extension_oid("orderflow", true)))
+	/*
+	 * the preloaded library runs before CREATE EXTENSION, and a new library
+	 * before ALTER EXTENSION UPDATE: wait for the SQL objects of its version
+	 */
+	if (OfGetSchemaStatus(NULL) == OF_SCHEMA_CURRENT)
 		steps = OfRunDue(of_batch_size, next_due_ms);
 	/* an admission whose task was never called must not linger */
 	OfTaskSlotEnd();
@@ -1207,7 +1210,7 @@ of_maybe_purge(void)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "purging expired executions");
-	if (OidIsValid(get_extension_oid("orderflow", true)))
+	if (OfGetSchemaStatus(NULL) == OF_SCHEMA_CURRENT)
 		purged = OfPurgeExpired(OF_PURGE_BATCH);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
