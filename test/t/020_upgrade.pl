@@ -212,6 +212,9 @@ like($err, qr/HINT:  Run ALTER EXTENSION orderflow UPDATE;/, '... and the hint t
 ($rc, $out, $err) = $new->psql('postgres', 'SELECT orderflow.run_pending()');
 like($err, qr/HINT:  Run ALTER EXTENSION orderflow UPDATE;/, 'run_pending refuses too');
 is($new->safe_psql('postgres', 'SELECT 1'), '1', 'the session survives');
+is( $new->safe_psql('postgres',
+		"SELECT d.status FROM orderflow.executions AS e, orderflow.describe_execution(e.id) AS d WHERE e.name = 'w1'"),
+	'RUNNING', "the old version's PL/pgSQL functions still read the tables");
 
 # the workers look at the database again and again while it is not
 # updated (every poll interval): wait for five rounds in which each worker
