@@ -18,6 +18,7 @@
 #include "definition.h"
 #include "privileges.h"
 #include "storage.h"
+#include "version.h"
 #include "callback.h"
 #include "task.h"
 
@@ -185,6 +186,7 @@ orderflow_create_state_machine(PG_FUNCTION_ARGS)
 	OfOwnerSwitch sw;
 	Datum		v[2];
 
+	OfRequireCurrentSchema();
 	check_name("state machine", name);
 	OfConnectSpi();
 	resources = validated_resources(definition, "create_state_machine");
@@ -238,6 +240,7 @@ orderflow_update_state_machine(PG_FUNCTION_ARGS)
 	int			version;
 	Datum		v[2];
 
+	OfRequireCurrentSchema();
 	OfConnectSpi();
 	resources = validated_resources(definition, "update_state_machine");
 	OfBecomeExtensionOwner(&sw);
@@ -269,6 +272,7 @@ orderflow_validate_definition(PG_FUNCTION_ARGS)
 	List	   *problems;
 	ListCell   *lc;
 
+	OfRequireCurrentSchema();
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		!(rsinfo->allowedModes & SFRM_Materialize))
 		ereport(ERROR,
@@ -392,6 +396,7 @@ orderflow_delete_state_machine(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		running;
 
+	OfRequireCurrentSchema();
 	OfConnectSpi();
 	OfBecomeExtensionOwner(&sw);
 	(void) lock_state_machine(name, &owner);
@@ -457,6 +462,7 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 	OfOwnerSwitch sw;
 	Datum		v[3];
 
+	OfRequireCurrentSchema();
 	if (strlen(resource) == 0 || strlen(resource) > 2048)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -489,6 +495,7 @@ orderflow_unregister_resource(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	uint64		n;
 
+	OfRequireCurrentSchema();
 	OfConnectSpi();
 	v[0] = CStringGetTextDatum(resource);
 	v[1] = ObjectIdGetDatum(GetUserId());
@@ -624,6 +631,7 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 	Datum		v[10];
 	char		n[10];
 
+	OfRequireCurrentSchema();
 	OfRandomUuid(id);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -699,6 +707,7 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 	bool		warned = false;
 	text	   *result;
 
+	OfRequireCurrentSchema();
 	OfRefuseInsideTask("orderflow.wait_for_execution()",
 					   "A task runs inside its batch's transaction, which must commit before the execution can move: park the execution on a Wait state, or use a callback task (.waitForTaskToken).");
 	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -768,6 +777,7 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 	int			next_event_id;
 	int			mark;
 
+	OfRequireCurrentSchema();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -820,6 +830,7 @@ orderflow_run_pending(PG_FUNCTION_ARGS)
 	OfOwnerSwitch sw;
 	Oid			caller = GetUserId();
 
+	OfRequireCurrentSchema();
 	/* only the caller's own work: see OfRunDueForRole */
 	Oid			role = superuser_arg(caller) ? InvalidOid : caller;
 

@@ -27,6 +27,7 @@
 
 #include "callback.h"
 #include "storage.h"
+#include "version.h"
 #include "task.h"
 
 #include "access/xact.h"
@@ -371,6 +372,7 @@ orderflow_send_task_success(PG_FUNCTION_ARGS)
 	text	   *token = token_arg(fcinfo);
 	Jsonb	   *output;
 
+	OfRequireCurrentSchema();
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -397,6 +399,7 @@ orderflow_send_task_failure(PG_FUNCTION_ARGS)
 	char	   *error = checked_text(fcinfo, 1, "error", OF_MAX_ERROR_LEN);
 	char	   *cause = checked_text(fcinfo, 2, "cause", OF_MAX_CAUSE_LEN);
 
+	OfRequireCurrentSchema();
 	token_call(token, TOKEN_FAILURE, NULL, error, cause);
 	PG_RETURN_VOID();
 }
@@ -407,6 +410,7 @@ PG_FUNCTION_INFO_V1(orderflow_send_task_heartbeat);
 Datum
 orderflow_send_task_heartbeat(PG_FUNCTION_ARGS)
 {
+	OfRequireCurrentSchema();
 	token_call(token_arg(fcinfo), TOKEN_HEARTBEAT, NULL, NULL, NULL);
 	PG_RETURN_VOID();
 }
@@ -492,6 +496,7 @@ orderflow_create_activity(PG_FUNCTION_ARGS)
 	OfOwnerSwitch sw;
 	Datum		v[2];
 
+	OfRequireCurrentSchema();
 	check_activity_name(name);
 	OfConnectSpi();
 	v[0] = CStringGetTextDatum(name);
@@ -531,6 +536,7 @@ orderflow_delete_activity(PG_FUNCTION_ARGS)
 	OfOwnerSwitch sw;
 	Datum		arg = CStringGetTextDatum(name);
 
+	OfRequireCurrentSchema();
 	OfConnectSpi();
 	check_activity_access(name);
 	OfBecomeExtensionOwner(&sw);
@@ -613,6 +619,7 @@ orderflow_get_activity_task(PG_FUNCTION_ARGS)
 	Jsonb	   *input = NULL;
 	bool		found = false;
 
+	OfRequireCurrentSchema();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -23,6 +23,7 @@
 #include "definition.h"
 #include "privileges.h"
 #include "storage.h"
+#include "version.h"
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -70,6 +71,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 	char	   *details;
 	int			mark;
 
+	OfRequireCurrentSchema();
 	OfConnectSpi();
 	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_REDRIVE_LOCK, &arg, NULL, false, 1);
@@ -199,6 +201,7 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	MemoryContext oldcxt;
 
+	OfRequireCurrentSchema();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -161,13 +161,19 @@ define_runtime_gucs(void)
 }
 
 /*
- * Module load: define GUCs everywhere; when preloaded, also reserve shared
+ * Module load: define the GUCs; when preloaded, also reserve shared
  * memory and register the launcher that keeps the worker pool running.
  */
 void
 _PG_init(void)
 {
-	define_postmaster_gucs();
+	/*
+	 * A PGC_POSTMASTER variable defined after startup ends the session with
+	 * FATAL, so those exist only when preloaded (as in contrib's
+	 * autoprewarm); without the preload nothing reads them.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		define_postmaster_gucs();
 	define_runtime_gucs();
 	MarkGUCPrefixReserved("orderflow");
 

@@ -26,6 +26,7 @@
 
 #include "privileges.h"
 #include "storage.h"
+#include "version.h"
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -286,6 +287,7 @@ PG_FUNCTION_INFO_V1(orderflow_grant_state_machine);
 Datum
 orderflow_grant_state_machine(PG_FUNCTION_ARGS)
 {
+	OfRequireCurrentSchema();
 	change_privileges(fcinfo, true);
 	PG_RETURN_VOID();
 }
@@ -296,6 +298,7 @@ PG_FUNCTION_INFO_V1(orderflow_revoke_state_machine);
 Datum
 orderflow_revoke_state_machine(PG_FUNCTION_ARGS)
 {
+	OfRequireCurrentSchema();
 	change_privileges(fcinfo, false);
 	PG_RETURN_VOID();
 }
@@ -310,6 +313,7 @@ orderflow_has_state_machine_privilege(PG_FUNCTION_ARGS)
 	const char *privilege = single_privilege(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	bool		result;
 
+	OfRequireCurrentSchema();
 	OfConnectSpi();
 	result = OfHasStateMachinePrivilege(state_machine, privilege, GetUserId());
 	SPI_finish();

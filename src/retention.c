@@ -18,6 +18,7 @@
 
 #include "callback.h"
 #include "storage.h"
+#include "version.h"
 
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -71,6 +72,7 @@ orderflow_purge_expired(PG_FUNCTION_ARGS)
 	TimestampTz cutoff;
 	int64		purged;
 
+	OfRequireCurrentSchema();
 	if (max_executions < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -10,6 +10,7 @@
 
 #include "orderflow.h"
 #include "storage.h"
+#include "version.h"
 
 #include "common/cryptohash.h"
 #include "common/md5.h"
@@ -27,6 +28,8 @@
  * Act as the extension owner for orderflow's own reads and writes: users
  * have no write privileges on orderflow's tables, so the API functions check
  * the caller's rights themselves and then switch, the way pg_cron does.
+ * The SQL-callable functions check the schema version on entry; checking
+ * again here covers every other path to the tables (one index probe).
  */
 void
 OfBecomeExtensionOwner(OfOwnerSwitch *sw)
@@ -34,6 +37,7 @@ OfBecomeExtensionOwner(OfOwnerSwitch *sw)
 	bool		isnull;
 	Oid			owner;
 
+	OfRequireCurrentSchema();
 	OfExecQuery(OFQ_EXTENSION_OWNER, NULL, NULL, true, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,

@@ -174,7 +174,7 @@ of_make_copy() {  # of_make_copy REPO PREFIX
   tar -C "$repo" \
       --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
       --exclude=./results --exclude=./output_iso --exclude=./tmp_check \
-      --exclude=./tmp_check_iso --exclude=./log \
+      --exclude=./tmp_check_iso --exclude=./output_nopreload --exclude=./tmp_check_nopreload --exclude=./log \
       --exclude=./regression.diffs --exclude=./regression.out \
       -cf - . | tar -C "$OF_WORK/repo" -xf - || return 1
   if [ -d "$repo/../shared/conformance" ]; then
@@ -225,6 +225,44 @@ of_build_install() {
     chown -R "$OF_RUN_USER:" "$OF_WORK"
   fi
   of_log "built and installed"
+}
+
+# The released version that test/t/020_upgrade.pl upgrades from: the commit
+# whose sql/install/ became sql/orderflow--0.1.0.sql.
+OF_OLD_COMMIT="${OF_OLD_COMMIT:-1c42e12}"
+
+# of_build_old_version REPO COMMIT: build orderflow as of COMMIT (git
+# archive from REPO's history) and install it into a private copy of the
+# server, OF_WORK/pg-old; on success OF_OLD_INSTALL_DIR is the copy's
+# usr/lib/postgresql/15 (PostgreSQL::Test::Cluster's install_path), else
+# OF_OLD_FAILURE says why.  Runs as the run user: it writes only in OF_WORK.
+of_build_old_version() {
+  local repo="$1" commit="$2" src="$OF_WORK/old-src" root="$OF_WORK/pg-old" log="$OF_WORK/build-old.log" d
+  OF_OLD_INSTALL_DIR="" OF_OLD_FAILURE=""
+  if ! git -c safe.directory="*" -C "$repo" rev-parse --verify -q "$commit^{commit}" >/dev/null 2>&1; then
+    OF_OLD_FAILURE="no git history: $repo has no commit $commit (a clone with its .git is needed to build orderflow 0.1.0)"
+    of_warn "$OF_OLD_FAILURE"
+    return 1
+  fi
+  of_log "building orderflow as of $commit into $root (for the upgrade test)"
+  rm -rf "$src" "$root" && mkdir -p "$src" "$root/usr/lib/postgresql" "$root/usr/share/postgresql" "$root/usr/include" || return 1
+  if ! git -c safe.directory="*" -C "$repo" archive "$commit" | tar -C "$src" -xf -; then
+    OF_OLD_FAILURE="git archive $commit failed"; return 1
+  fi
+  for d in "lib/postgresql/$OF_PG_MAJOR" "share/postgresql/$OF_PG_MAJOR" "include/postgresql"; do
+    cp -a "$OF_PG_ROOT/usr/$d" "$root/usr/$(dirname "$d")/" || { OF_OLD_FAILURE="could not copy the server ($d)"; return 1; }
+  done
+  # the new version's files must not be in the old installation
+  rm -f "$root/usr/share/postgresql/$OF_PG_MAJOR/extension/orderflow"* "$root/usr/lib/postgresql/$OF_PG_MAJOR/lib/orderflow.so"
+  if [ "$(id -u)" -eq 0 ] && [ "$OF_RUN_USER" != root ]; then chown -R "$OF_RUN_USER:" "$src" "$root"; fi
+  if ! of_as_user make -C "$src" PG_CONFIG="$root/usr/lib/postgresql/$OF_PG_MAJOR/bin/pg_config" \
+        -j"$(nproc 2>/dev/null || echo 2)" install >"$log" 2>&1; then
+    tail -n 40 "$log"
+    OF_OLD_FAILURE="building orderflow $commit failed (see $log)"
+    return 1
+  fi
+  OF_OLD_INSTALL_DIR="$root/usr/lib/postgresql/$OF_PG_MAJOR"
+  of_log "orderflow $commit installed in $root"
 }
 
 # Stop every postmaster whose data directory is under DIR (default

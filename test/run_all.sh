@@ -14,9 +14,15 @@
 #                   each (default 18), one count per target (server-free)
 #      regress      pg_regress, temp instance, sql/ + expected/,
 #                   test/orderflow.conf (database contrib_regression)
+#      regress-nopreload  pg_regress on a temp instance WITHOUT
+#                   shared_preload_libraries: test/nopreload/{sql,expected},
+#                   test/nopreload.conf (part of SUITES "regress")
 #      isolation    pg_isolation_regress, temp instance, test/isolation/,
 #                   test/isolation.conf (database isolation_regression)
-#      tap          prove test/t/*.pl (PostgreSQL::Test::Cluster)
+#      tap          prove test/t/*.pl (PostgreSQL::Test::Cluster); the outer
+#                   stage first builds orderflow 0.1.0 (git archive of
+#                   OF_OLD_COMMIT from the repo's history) into a private
+#                   copy of the server under OF_WORK for 020_upgrade.pl
 #      hostile      prove test/hostile/*.pl: the hostile-roles suite (issue
 #                   10, docs/security.md), unprivileged roles attacking a
 #                   live cluster; recorded as hostile-roles
@@ -189,6 +195,22 @@ suite_regress() {
       --inputdir=. --temp-config=test/orderflow.conf --dbname=contrib_regression "${RUNNABLE[@]}"
 }
 
+# the same SQL functions on a server without the preload (README, "Without
+# the preload"): no workers, no shared memory; run_pending advances work
+suite_regress_nopreload() {
+  banner "pg_regress without the preload (test/nopreload/)"
+  local tests
+  tests="$(ls test/nopreload/sql/*.sql 2>/dev/null | xargs -r -n1 basename | sed 's/\.sql$//' | sort)"
+  if [ -z "$tests" ]; then record regress-nopreload 0 0 "skipped: no test/nopreload/sql/*.sql"; return; fi
+  if [ "$OF_BUILD_OK" != 1 ]; then record regress-nopreload 0 0 "not run: the build failed"; return; fi
+  rm -rf output_nopreload && mkdir -p output_nopreload
+  # shellcheck disable=SC2086
+  split_expected test/nopreload/expected $tests
+  run_pg_regress regress-nopreload "$OF_PG_REGRESS" "$PWD/tmp_check_nopreload" "$PWD/output_nopreload" \
+      "$OF_WORK/regress-nopreload.log" \
+      --inputdir=test/nopreload --temp-config=test/nopreload.conf --dbname=nopreload_regression "${RUNNABLE[@]}"
+}
+
 suite_isolation() {
   banner "pg_isolation_regress (test/isolation/)"
   local tests
@@ -311,6 +333,7 @@ inner() {
   for s in c fuzz regress isolation tap hostile conformance demo bench; do
     SUITE_T0=$(date +%s)
     want "$s" && "suite_$s"
+    if [ "$s" = regress ] && want regress; then SUITE_T0=$(date +%s); suite_regress_nopreload; fi
   done
   return 0
 }
@@ -354,9 +377,24 @@ BUILD_OK=1
 BUILD_NOTE=""
 if ! of_build_install; then BUILD_OK=0; BUILD_NOTE="make or make install failed"; fi
 
+# 020_upgrade.pl runs a real 0.1.0 installation: built here, where the repo
+# and its .git are (the copy has no history), into a private server copy
+OF_OLD_INSTALL="" OF_OLD_NOTE=""
+case " $SUITES " in
+  *" tap "*)
+    if [ "$BUILD_OK" = 1 ]; then
+      if of_build_old_version "$REPO" "$OF_OLD_COMMIT"; then
+        OF_OLD_INSTALL="$OF_OLD_INSTALL_DIR"
+      else
+        OF_OLD_NOTE="$OF_OLD_FAILURE"
+      fi
+    fi ;;
+esac
+
 of_run_inner OF_WORK="$OF_WORK" OF_RUN_USER="$OF_RUN_USER" OF_BUILD_OK="$BUILD_OK" \
     SUITES="$SUITES" FUZZ_SECONDS="${FUZZ_SECONDS:-18}" CONFORMANCE_ARGS="${CONFORMANCE_ARGS:-}" \
     CONF_DEADLINE="${CONF_DEADLINE:-600}" DEMO_ORDERS="${DEMO_ORDERS:-200}" \
+    OF_OLD_INSTALL="$OF_OLD_INSTALL" OF_OLD_NOTE="$OF_OLD_NOTE" \
     bash "$OF_WORK/repo/test/run_all.sh" --inner
 INNER_RC=$?
 
