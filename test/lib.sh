@@ -227,27 +227,37 @@ of_build_install() {
   of_log "built and installed"
 }
 
-# The released version that test/t/020_upgrade.pl upgrades from: the commit
-# whose sql/install/ became sql/orderflow--0.1.0.sql.
+# The released version that test/t/020_upgrade.pl upgrades from: its
+# source as released (git archive of commit 1c42e12, whose sql/install/
+# became sql/orderflow--0.1.0.sql: Makefile, orderflow.control, src/,
+# sql/install/), committed as test/upgrade/orderflow-0.1.0.tar.gz so that
+# the test needs no git history (CI may clone shallow).  Where the history
+# is there, the tarball is checked against it.
 OF_OLD_COMMIT="${OF_OLD_COMMIT:-1c42e12}"
+OF_OLD_TARBALL=test/upgrade/orderflow-0.1.0.tar.gz
 
-# of_build_old_version REPO COMMIT: build orderflow as of COMMIT (git
-# archive from REPO's history) and install it into a private copy of the
-# server, OF_WORK/pg-old; on success OF_OLD_INSTALL_DIR is the copy's
+# of_build_old_version REPO: build orderflow 0.1.0 from REPO's
+# OF_OLD_TARBALL and install it into a private copy of the server,
+# OF_WORK/pg-old; on success OF_OLD_INSTALL_DIR is the copy's
 # usr/lib/postgresql/15 (PostgreSQL::Test::Cluster's install_path), else
-# OF_OLD_FAILURE says why.  Runs as the run user: it writes only in OF_WORK.
+# OF_OLD_FAILURE says why.  Writes only in OF_WORK.
 of_build_old_version() {
-  local repo="$1" commit="$2" src="$OF_WORK/old-src" root="$OF_WORK/pg-old" log="$OF_WORK/build-old.log" d
+  local repo="$1" src="$OF_WORK/old-src" root="$OF_WORK/pg-old" log="$OF_WORK/build-old.log" d
   OF_OLD_INSTALL_DIR="" OF_OLD_FAILURE=""
-  if ! git -c safe.directory="*" -C "$repo" rev-parse --verify -q "$commit^{commit}" >/dev/null 2>&1; then
-    OF_OLD_FAILURE="no git history: $repo has no commit $commit (a clone with its .git is needed to build orderflow 0.1.0)"
-    of_warn "$OF_OLD_FAILURE"
-    return 1
+  if [ ! -f "$repo/$OF_OLD_TARBALL" ]; then
+    OF_OLD_FAILURE="$OF_OLD_TARBALL is missing"; of_warn "$OF_OLD_FAILURE"; return 1
   fi
-  of_log "building orderflow as of $commit into $root (for the upgrade test)"
+  if git -c safe.directory="*" -C "$repo" rev-parse --verify -q "$OF_OLD_COMMIT^{commit}" >/dev/null 2>&1; then
+    if ! cmp -s <(gzip -dc "$repo/$OF_OLD_TARBALL") \
+         <(git -c safe.directory="*" -C "$repo" archive --format=tar "$OF_OLD_COMMIT" Makefile orderflow.control src sql/install); then
+      OF_OLD_FAILURE="$OF_OLD_TARBALL differs from git archive $OF_OLD_COMMIT"; of_warn "$OF_OLD_FAILURE"; return 1
+    fi
+    of_log "$OF_OLD_TARBALL is git archive $OF_OLD_COMMIT"
+  fi
+  of_log "building orderflow 0.1.0 into $root (for the upgrade test)"
   rm -rf "$src" "$root" && mkdir -p "$src" "$root/usr/lib/postgresql" "$root/usr/share/postgresql" "$root/usr/include" || return 1
-  if ! git -c safe.directory="*" -C "$repo" archive "$commit" | tar -C "$src" -xf -; then
-    OF_OLD_FAILURE="git archive $commit failed"; return 1
+  if ! tar -C "$src" -xzf "$repo/$OF_OLD_TARBALL"; then
+    OF_OLD_FAILURE="could not unpack $OF_OLD_TARBALL"; return 1
   fi
   for d in "lib/postgresql/$OF_PG_MAJOR" "share/postgresql/$OF_PG_MAJOR" "include/postgresql"; do
     cp -a "$OF_PG_ROOT/usr/$d" "$root/usr/$(dirname "$d")/" || { OF_OLD_FAILURE="could not copy the server ($d)"; return 1; }
@@ -258,11 +268,11 @@ of_build_old_version() {
   if ! of_as_user make -C "$src" PG_CONFIG="$root/usr/lib/postgresql/$OF_PG_MAJOR/bin/pg_config" \
         -j"$(nproc 2>/dev/null || echo 2)" install >"$log" 2>&1; then
     tail -n 40 "$log"
-    OF_OLD_FAILURE="building orderflow $commit failed (see $log)"
+    OF_OLD_FAILURE="building orderflow 0.1.0 failed (see $log)"
     return 1
   fi
   OF_OLD_INSTALL_DIR="$root/usr/lib/postgresql/$OF_PG_MAJOR"
-  of_log "orderflow $commit installed in $root"
+  of_log "orderflow 0.1.0 installed in $root"
 }
 
 # Stop every postmaster whose data directory is under DIR (default

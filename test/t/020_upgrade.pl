@@ -9,8 +9,9 @@
 #      objects, compared in the catalogs (test/upgrade/catalog.sql: members,
 #      functions with their ACLs and bodies, columns, indexes, constraints,
 #      policies, views, triggers, table ACLs and RLS flags, extconfig);
-#   3. a REAL 0.1.0 installation (the library built from git commit
-#      OF_OLD_COMMIT by test/run_all.sh, OF_OLD_INSTALL) with executions
+#   3. a REAL 0.1.0 installation (the library built from its released
+#      source, test/upgrade/orderflow-0.1.0.tar.gz, by test/run_all.sh:
+#      OF_OLD_INSTALL) with executions
 #      parked on a Wait and on a Retry, and some running, is stopped and its
 #      data directory started with the new library preloaded: the SQL
 #      functions refuse with the hint, the workers leave the database alone
