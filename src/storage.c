@@ -156,7 +156,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		1, {TEXTOID}
 	},
 	[OFQ_FIND_RESOURCE] = {
-		"SELECT fn::oid, owner::oid FROM orderflow.resources WHERE resource = $1",
+		"SELECT fn::text, owner::oid FROM orderflow.resources WHERE resource = $1",
 		1, {TEXTOID}
 	},
 	[OFQ_UPSERT_RESOURCE] = {
