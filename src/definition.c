@@ -499,6 +499,12 @@ OfResolveSignature(const char *signature)
 	int			save_sec_context;
 	Oid			fn = InvalidOid;
 
+	/*
+	 * regprocedurein takes a bare number as an OID without looking it up:
+	 * an OID is exactly what must not be trusted here (0.1.0 stored them)
+	 */
+	if (strchr(signature, '(') == NULL)
+		return InvalidOid;
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
