@@ -110,7 +110,7 @@ SELECT p.proname FROM pg_proc AS p
 -- owner; a non-superuser who could create it could also pick
 -- orderflow.database and run work in it.
 --
-SELECT name, superuser, trusted FROM pg_available_extension_versions WHERE name = 'orderflow';
+SELECT name, version, superuser, trusted FROM pg_available_extension_versions WHERE name = 'orderflow' ORDER BY version;
 
 -- leave no rows owned by the role about to be dropped
 DELETE FROM orderflow.execution_history WHERE owner = 'regress_of_mallory'::regrole;

@@ -1,3 +1,232 @@
+/* orderflow--0.1.0.sql: durable Amazon States Language workflows */
+
+\echo Use "CREATE EXTENSION orderflow" to load this file. \quit
+
+/*
+ * Tables.  Every object is schema-qualified and every operator in policies
+ * is pg_catalog's, so a hostile search_path cannot redirect anything.
+ *
+ * Users never write these tables directly: the C functions below switch to
+ * the extension owner for their own writes (as pg_cron does) and check the
+ * caller's rights themselves.  Reads go through row level security keyed on
+ * the owning role.
+ */
+
+CREATE TABLE orderflow.state_machines (
+    name            text        PRIMARY KEY,
+    latest_version  integer     NOT NULL,
+    owner           regrole     NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE orderflow.state_machine_versions (
+    definition_id   uuid        PRIMARY KEY,
+    state_machine   text        NOT NULL
+                    REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
+    version         integer     NOT NULL CHECK (version > 0),
+    definition      jsonb       NOT NULL,
+    -- Task Resource string -> function OID, fixed when the version is stored
+    resources       jsonb       NOT NULL DEFAULT '{}',
+    created_by      regrole     NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (state_machine, version)
+);
+
+CREATE TABLE orderflow.resources (
+    resource        text        PRIMARY KEY,
+    fn              regprocedure NOT NULL,
+    owner           regrole     NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/*
+ * One row per execution.  The engine's bookkeeping (current_state,
+ * state_input, due_at, ...) lives next to the public columns so that one
+ * UPDATE records a step.  fillfactor leaves room for HOT updates.
+ *
+ * due_at is the work queue: NULL for finished or parked executions, so the
+ * partial index executions_due holds only work that can become due.  It
+ * stays small however many finished executions pile up, which is what
+ * keeps claiming fast.
+ */
+CREATE TABLE orderflow.executions (
+    id                uuid        PRIMARY KEY,
+    state_machine     text        NOT NULL,
+    version           integer     NOT NULL,
+    definition_id     uuid        NOT NULL,
+    name              text        NOT NULL,
+    owner             regrole     NOT NULL,
+    status            text        NOT NULL DEFAULT 'RUNNING'
+                      CHECK (status IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED')),
+    input             jsonb       NOT NULL,
+    output            jsonb,
+    error             text,
+    cause             text,
+    started_at        timestamptz NOT NULL,
+    stopped_at        timestamptz,
+    -- engine state
+    current_state     text,
+    state_input       jsonb,
+    state_entered_at  timestamptz,
+    retry_count       integer     NOT NULL DEFAULT 0,
+    retrier_attempts  integer[],
+    phase             text,
+    due_at            timestamptz,
+    timeout_at        timestamptz,
+    next_event_id     integer     NOT NULL DEFAULT 1,
+    steps             bigint      NOT NULL DEFAULT 0,
+    -- Parallel branches and Map iterations are child executions: rows of
+    -- their own that any worker can claim.  parent_state names the
+    -- Parallel/Map state of the parent, branch_index the branch or item,
+    -- parent_tag which entry of that state they belong to.
+    parent_id         uuid,
+    root_id           uuid,
+    parent_state      text,
+    branch_index      integer,
+    parent_tag        integer,
+    children_tag      integer,
+    -- workflow variables (Assign); a child starts with a copy of its
+    -- parent's, so branches read outer variables but never change them
+    variables         jsonb
+) WITH (fillfactor = 80);
+
+CREATE UNIQUE INDEX executions_name ON orderflow.executions (state_machine, name);
+CREATE INDEX executions_due ON orderflow.executions (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX executions_running ON orderflow.executions (state_machine) WHERE status = 'RUNNING';
+CREATE INDEX executions_children ON orderflow.executions (parent_id, parent_tag, branch_index)
+    WHERE parent_id IS NOT NULL;
+
+/*
+ * One row per entry of a Parallel/Map state: how many children are still
+ * pending or failed, and the next queued item to start (MaxConcurrency).
+ * Each ending child updates this small row under its row lock, so the
+ * join happens exactly once, without counting children and without
+ * rewriting the parent's row per item.
+ */
+CREATE TABLE orderflow.join_counters (
+    parent_id    uuid    NOT NULL,
+    parent_tag   integer NOT NULL,
+    total        integer NOT NULL,
+    pending      integer NOT NULL,
+    failed       integer NOT NULL DEFAULT 0,
+    next_queued  integer NOT NULL,
+    -- a Map's tolerated failures, fixed when it started (literal or *Path)
+    tolerated_count      integer NOT NULL DEFAULT 0,
+    tolerated_percentage double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (parent_id, parent_tag)
+);
+
+CREATE TABLE orderflow.execution_history (
+    execution_id      uuid        NOT NULL,
+    event_id          integer     NOT NULL,
+    previous_event_id integer,
+    type              text        NOT NULL,
+    state_name        text,
+    ts                timestamptz NOT NULL,
+    details           jsonb,
+    owner             regrole     NOT NULL,
+    PRIMARY KEY (execution_id, event_id)
+);
+
+/* Row level security: a role sees what it (or a role it belongs to) owns. */
+ALTER TABLE orderflow.executions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.execution_history ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY executions_owner ON orderflow.executions
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+CREATE POLICY execution_history_owner ON orderflow.execution_history
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+
+REVOKE ALL ON ALL TABLES IN SCHEMA orderflow FROM PUBLIC;
+GRANT USAGE ON SCHEMA orderflow TO PUBLIC;
+GRANT SELECT ON orderflow.state_machines, orderflow.state_machine_versions,
+    orderflow.resources, orderflow.executions, orderflow.execution_history TO PUBLIC;
+
+/* ---------------------------------------------------------------------
+ * State machines
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION orderflow.create_state_machine(name text, definition jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_create_state_machine'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.update_state_machine(name text, definition jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_update_state_machine'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.validate_definition(definition jsonb,
+    OUT severity text, OUT code text, OUT location text, OUT message text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'orderflow_validate_definition'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.delete_state_machine(name text, force boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_delete_state_machine'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.register_resource(resource text, fn regprocedure)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_register_resource'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.raise_error(error text, cause text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_raise_error'
+LANGUAGE C;
+
+/* ---------------------------------------------------------------------
+ * Executions
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION orderflow.start_execution(state_machine text,
+    input jsonb DEFAULT '{}', name text DEFAULT NULL)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'orderflow_start_execution'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.wait_for_execution(execution uuid,
+    timeout interval DEFAULT '30 s')
+RETURNS text
+AS 'MODULE_PATHNAME', 'orderflow_wait_for_execution'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.stop_execution(execution uuid,
+    error text DEFAULT NULL, cause text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_stop_execution'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.run_pending(max_steps integer DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_run_pending'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.describe_execution(execution uuid,
+    OUT status text, OUT input jsonb, OUT output jsonb, OUT error text,
+    OUT cause text, OUT started_at timestamptz, OUT stopped_at timestamptz,
+    OUT state_machine text, OUT version integer, OUT name text)
+RETURNS record
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT e.status, e.input, e.output, e.error, e.cause, e.started_at,
+           e.stopped_at, e.state_machine, e.version, e.name
+      INTO status, input, output, error, cause, started_at, stopped_at,
+           state_machine, version, name
+      FROM orderflow.executions AS e
+     WHERE e.id OPERATOR(pg_catalog.=) execution;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'execution % does not exist', execution
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Look the id up in orderflow.executions; you only see executions your role started.';
+    END IF;
+END
+$$;
 /* ---------------------------------------------------------------------
  * Pictures: orderflow.render_graph()
  *
@@ -371,7 +600,7 @@ BEGIN
           FROM orderflow.state_machines AS m
           JOIN orderflow.state_machine_versions AS v
             ON v.state_machine = m.name AND v.version = m.latest_version
-         WHERE m.name = render_graph.state_machine AND m.deleted_at IS NULL;
+         WHERE m.name = render_graph.state_machine;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'state machine "%" does not exist', render_graph.state_machine
                 USING ERRCODE = 'undefined_object',
@@ -386,7 +615,7 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'execution % does not exist', render_graph.execution
                 USING ERRCODE = 'undefined_object',
-                      HINT = 'Look the id up in orderflow.executions; you only see executions your role started or may READ.';
+                      HINT = 'Look the id up in orderflow.executions; you only see executions your role started.';
         END IF;
         IF ex.state_machine IS DISTINCT FROM render_graph.state_machine THEN
             RAISE EXCEPTION 'execution "%" belongs to state machine "%", not "%"',
@@ -751,3 +980,423 @@ $$;
 
 COMMENT ON FUNCTION orderflow.render_graph(text, uuid, text) IS
     'Draw a state machine (and optionally one execution''s path) as Mermaid or Graphviz DOT';
+/* ---------------------------------------------------------------------
+ * Views for operators: the first questions about a running system.
+ *
+ *   orderflow.execution_counts  how many executions per state machine and
+ *                               status, and since when
+ *   orderflow.throughput        per minute over the last hour: executions
+ *                               started and finished, state transitions,
+ *                               start-to-finish latency p50/p95/p99
+ *   orderflow.state_stats       per state machine and state: entries,
+ *                               failures, retries, caught errors, where
+ *                               executions failed, time spent in the state
+ *
+ * Executions counts and latencies are of top-level executions: the child
+ * executions that run Parallel branches and Map iterations are not counted
+ * again, but their state transitions and states are.
+ *
+ * All are security_invoker views: they read orderflow.executions and
+ * orderflow.execution_history as the querying role, so row level security
+ * still shows each role only its own executions.  They scan the history,
+ * so on a very large history prefer a WHERE on the view's leading columns
+ * or a materialized copy.
+ * --------------------------------------------------------------------- */
+
+CREATE VIEW orderflow.execution_counts WITH (security_invoker = true) AS
+SELECT e.state_machine,
+       e.status,
+       pg_catalog.count(*) AS executions,
+       pg_catalog.min(e.started_at) AS first_started_at,
+       pg_catalog.max(e.started_at) AS last_started_at,
+       pg_catalog.max(e.stopped_at) AS last_stopped_at
+  FROM orderflow.executions AS e
+ WHERE e.parent_id IS NULL                   -- not Parallel branches / Map iterations
+ GROUP BY e.state_machine, e.status;
+
+COMMENT ON VIEW orderflow.execution_counts IS
+    'Executions per state machine and status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED)';
+
+CREATE VIEW orderflow.throughput WITH (security_invoker = true) AS
+WITH minutes AS (
+    SELECT m.minute
+      FROM pg_catalog.generate_series(
+               (pg_catalog.date_trunc('minute', pg_catalog.now()) OPERATOR(pg_catalog.-) interval '59 minutes'),
+               pg_catalog.date_trunc('minute', pg_catalog.now()),
+               interval '1 minute') AS m(minute)
+), started AS (
+    SELECT pg_catalog.date_trunc('minute', e.started_at) AS minute, pg_catalog.count(*) AS n
+      FROM orderflow.executions AS e
+     WHERE e.parent_id IS NULL
+       AND e.started_at OPERATOR(pg_catalog.>=)
+           (pg_catalog.date_trunc('minute', pg_catalog.now()) OPERATOR(pg_catalog.-) interval '59 minutes')
+     GROUP BY 1
+), finished AS (
+    SELECT pg_catalog.date_trunc('minute', e.stopped_at) AS minute,
+           pg_catalog.count(*) AS n,
+           pg_catalog.count(*) FILTER (WHERE e.status OPERATOR(pg_catalog.=) 'SUCCEEDED') AS succeeded,
+           pg_catalog.count(*) FILTER (WHERE e.status OPERATOR(pg_catalog.<>) 'SUCCEEDED') AS not_succeeded,
+           pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY pg_catalog.date_part('epoch', e.stopped_at OPERATOR(pg_catalog.-) e.started_at)) AS p50,
+           pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY pg_catalog.date_part('epoch', e.stopped_at OPERATOR(pg_catalog.-) e.started_at)) AS p95,
+           pg_catalog.percentile_cont(0.99) WITHIN GROUP (ORDER BY pg_catalog.date_part('epoch', e.stopped_at OPERATOR(pg_catalog.-) e.started_at)) AS p99
+      FROM orderflow.executions AS e
+     WHERE e.parent_id IS NULL
+       AND e.stopped_at OPERATOR(pg_catalog.>=)
+           (pg_catalog.date_trunc('minute', pg_catalog.now()) OPERATOR(pg_catalog.-) interval '59 minutes')
+     GROUP BY 1
+), transitions AS (
+    SELECT pg_catalog.date_trunc('minute', h.ts) AS minute, pg_catalog.count(*) AS n
+      FROM orderflow.execution_history AS h
+     WHERE h.ts OPERATOR(pg_catalog.>=)
+           (pg_catalog.date_trunc('minute', pg_catalog.now()) OPERATOR(pg_catalog.-) interval '59 minutes')
+       AND h.type OPERATOR(pg_catalog.~~) '%StateExited'
+     GROUP BY 1
+)
+SELECT m.minute,
+       COALESCE(s.n, 0) AS started,
+       COALESCE(f.n, 0) AS finished,
+       COALESCE(f.succeeded, 0) AS succeeded,
+       COALESCE(f.not_succeeded, 0) AS failed,
+       COALESCE(t.n, 0) AS transitions,
+       pg_catalog.round(COALESCE(t.n, 0) OPERATOR(pg_catalog./) 60.0, 1) AS transitions_per_second,
+       pg_catalog.round(f.p50::numeric, 3) AS latency_p50_s,
+       pg_catalog.round(f.p95::numeric, 3) AS latency_p95_s,
+       pg_catalog.round(f.p99::numeric, 3) AS latency_p99_s
+  FROM minutes AS m
+  LEFT JOIN started AS s ON s.minute OPERATOR(pg_catalog.=) m.minute
+  LEFT JOIN finished AS f ON f.minute OPERATOR(pg_catalog.=) m.minute
+  LEFT JOIN transitions AS t ON t.minute OPERATOR(pg_catalog.=) m.minute
+ ORDER BY m.minute;
+
+COMMENT ON VIEW orderflow.throughput IS
+    'Per minute of the last hour: executions started and finished (failed = FAILED, TIMED_OUT or ABORTED), '
+    'state transitions, and latency percentiles (seconds) of the executions that finished in that minute';
+
+CREATE VIEW orderflow.state_stats WITH (security_invoker = true) AS
+WITH ev AS (
+    SELECT e.state_machine, e.status, h.execution_id, h.event_id, h.state_name, h.type, h.ts,
+           CASE WHEN h.type OPERATOR(pg_catalog.~~) '%StateEntered' THEN 'entered'
+                WHEN h.type OPERATOR(pg_catalog.~~) '%StateExited' THEN 'exited'
+           END AS edge
+      FROM orderflow.execution_history AS h
+      JOIN orderflow.executions AS e ON e.id OPERATOR(pg_catalog.=) h.execution_id
+     WHERE h.state_name IS NOT NULL
+), durations AS (
+    SELECT x.state_machine, x.state_name,
+           pg_catalog.date_part('epoch', x.ts OPERATOR(pg_catalog.-) x.entered_ts) AS seconds
+      FROM (SELECT ev.state_machine, ev.state_name, ev.edge, ev.ts,
+                   pg_catalog.lag(ev.edge) OVER w AS prev_edge,
+                   pg_catalog.lag(ev.ts) OVER w AS entered_ts
+              FROM ev
+             WHERE ev.edge IS NOT NULL
+            WINDOW w AS (PARTITION BY ev.execution_id, ev.state_name ORDER BY ev.event_id)) AS x
+     WHERE x.edge OPERATOR(pg_catalog.=) 'exited' AND x.prev_edge OPERATOR(pg_catalog.=) 'entered'
+), died AS (
+    -- the state each unsuccessful finished execution stopped in
+    SELECT DISTINCT ON (ev.execution_id) ev.state_machine, ev.state_name
+      FROM ev
+     WHERE ev.edge OPERATOR(pg_catalog.=) 'entered'
+       AND ev.status OPERATOR(pg_catalog.=) ANY (ARRAY['FAILED', 'TIMED_OUT', 'ABORTED'])
+     ORDER BY ev.execution_id, ev.event_id DESC
+), counts AS (
+    SELECT ev.state_machine, ev.state_name,
+           pg_catalog.max(pg_catalog.regexp_replace(ev.type, 'StateEntered$', ''))
+               FILTER (WHERE ev.edge OPERATOR(pg_catalog.=) 'entered') AS state_type,
+           pg_catalog.count(*) FILTER (WHERE ev.edge OPERATOR(pg_catalog.=) 'entered') AS entries,
+           pg_catalog.count(*) FILTER (WHERE ev.edge OPERATOR(pg_catalog.=) 'exited') AS exits,
+           pg_catalog.count(*) FILTER (WHERE ev.type OPERATOR(pg_catalog.=) ANY (ARRAY['TaskFailed', 'TaskTimedOut'])) AS failures,
+           pg_catalog.count(*) FILTER (WHERE ev.type OPERATOR(pg_catalog.=) 'RetryScheduled') AS retries,
+           pg_catalog.count(*) FILTER (WHERE ev.type OPERATOR(pg_catalog.=) 'CatchMatched') AS caught,
+           pg_catalog.avg(ev.event_id) FILTER (WHERE ev.edge OPERATOR(pg_catalog.=) 'entered') AS position
+      FROM ev
+     GROUP BY ev.state_machine, ev.state_name
+)
+SELECT c.state_machine,
+       c.state_name,
+       c.state_type,
+       c.entries,
+       c.exits,
+       c.failures,
+       c.retries,
+       c.caught,
+       (SELECT pg_catalog.count(*) FROM died AS d
+         WHERE d.state_machine OPERATOR(pg_catalog.=) c.state_machine
+           AND d.state_name OPERATOR(pg_catalog.=) c.state_name) AS executions_failed_here,
+       pg_catalog.round(d.mean::numeric, 3) AS mean_duration_s,
+       pg_catalog.round(d.p95::numeric, 3) AS p95_duration_s
+  FROM counts AS c
+  LEFT JOIN (SELECT du.state_machine, du.state_name,
+                    pg_catalog.avg(du.seconds) AS mean,
+                    pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY du.seconds) AS p95
+               FROM durations AS du
+              GROUP BY du.state_machine, du.state_name) AS d
+         ON d.state_machine OPERATOR(pg_catalog.=) c.state_machine
+        AND d.state_name OPERATOR(pg_catalog.=) c.state_name
+ ORDER BY c.state_machine, c.position, c.state_name;
+
+COMMENT ON VIEW orderflow.state_stats IS
+    'Per state machine and state: entries, exits, task failures (each failed attempt), retries scheduled, '
+    'errors caught, executions that failed in the state, and the time from StateEntered to StateExited (seconds)';
+
+GRANT SELECT ON orderflow.execution_counts, orderflow.throughput, orderflow.state_stats TO PUBLIC;
+/* ---------------------------------------------------------------------
+ * Callbacks, activities and execution control (issue #5)
+ *
+ * task_tokens holds one row per parked Task: a .waitForTaskToken callback
+ * or an activity task.  Its key starts with execution_id (a distributed
+ * setup would shard by it); the token handed out encodes the execution id
+ * and a secret of which only a SHA-256 hash is stored.
+ *
+ *   status  scheduled  activity task not yet taken by a worker (no token)
+ *           started    token handed out, waiting for send_task_*
+ *           succeeded  send_task_success arrived, not yet processed
+ *           failed     send_task_failure arrived, not yet processed
+ *           consumed   the executor processed the result
+ *           timed_out  HeartbeatSeconds/TimeoutSeconds ran out
+ *           canceled   the execution was stopped or moved on
+ * --------------------------------------------------------------------- */
+
+CREATE TABLE orderflow.activities (
+    name            text        PRIMARY KEY,
+    owner           regrole     NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE orderflow.task_tokens (
+    execution_id      uuid        NOT NULL,
+    task_id           integer     NOT NULL,   -- event id of its TaskScheduled/ActivityScheduled
+    token_hash        bytea,                  -- sha256 of the token's secret; NULL until handed out
+    status            text        NOT NULL
+                      CHECK (status IN ('scheduled', 'started', 'succeeded', 'failed',
+                                        'consumed', 'timed_out', 'canceled')),
+    state_name        text        NOT NULL,
+    owner             regrole     NOT NULL,   -- the execution's owner
+    activity          text,                   -- NULL for a callback
+    input             jsonb,                  -- the activity task's input
+    worker_name       text,
+    heartbeat_seconds integer,
+    timeout_at        timestamptz,
+    created_at        timestamptz NOT NULL,
+    started_at        timestamptz,
+    last_heartbeat    timestamptz,
+    completed_at      timestamptz,
+    output            jsonb,
+    error             text,
+    cause             text,
+    PRIMARY KEY (execution_id, task_id)
+);
+
+/* the activity queue: only tasks nobody took yet */
+CREATE INDEX task_tokens_queue ON orderflow.task_tokens (activity, created_at)
+    WHERE status = 'scheduled';
+
+ALTER TABLE orderflow.task_tokens ENABLE ROW LEVEL SECURITY;
+CREATE POLICY task_tokens_owner ON orderflow.task_tokens
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+REVOKE ALL ON orderflow.activities, orderflow.task_tokens FROM PUBLIC;
+GRANT SELECT ON orderflow.activities TO PUBLIC;
+GRANT SELECT (execution_id, task_id, status, state_name, owner, activity, worker_name,
+              heartbeat_seconds, timeout_at, created_at, started_at, last_heartbeat,
+              completed_at, error, cause)
+    ON orderflow.task_tokens TO PUBLIC;
+
+/* redrives, retention and listing */
+ALTER TABLE orderflow.executions
+    ADD COLUMN redrive_count integer NOT NULL DEFAULT 0,
+    ADD COLUMN redriven_at timestamptz;
+
+-- all descendants of a top-level execution (purge, synchronous runs)
+CREATE INDEX executions_root ON orderflow.executions (root_id)
+    WHERE root_id IS NOT NULL;
+-- list_executions() pages through top-level executions newest first
+CREATE INDEX executions_list ON orderflow.executions (started_at, id)
+    WHERE parent_id IS NULL;
+-- retention: finished top-level executions by age
+CREATE INDEX executions_stopped ON orderflow.executions (stopped_at)
+    WHERE parent_id IS NULL AND stopped_at IS NOT NULL;
+
+/* ---------------------------------------------------------------------
+ * Task tokens
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION orderflow.send_task_success(task_token text, output jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_send_task_success'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.send_task_failure(task_token text,
+    error text DEFAULT NULL, cause text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_send_task_failure'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.send_task_heartbeat(task_token text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_send_task_heartbeat'
+LANGUAGE C;
+
+/* ---------------------------------------------------------------------
+ * Activities
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION orderflow.create_activity(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_create_activity'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.delete_activity(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_delete_activity'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.get_activity_task(activity text, worker_name text DEFAULT NULL,
+    wait interval DEFAULT '60 s')
+RETURNS TABLE (task_token text, input jsonb)
+AS 'MODULE_PATHNAME', 'orderflow_get_activity_task'
+LANGUAGE C;
+
+/* ---------------------------------------------------------------------
+ * Execution control
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION orderflow.redrive_execution(execution uuid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_redrive_execution'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION orderflow.start_sync_execution(state_machine text,
+    input jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'orderflow_start_sync_execution'
+LANGUAGE C;
+
+CREATE FUNCTION orderflow.purge_expired(older_than interval DEFAULT NULL,
+    max_executions integer DEFAULT 1000)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'orderflow_purge_expired'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION orderflow.purge_expired(interval, integer) FROM PUBLIC;
+
+/* list_executions' argument checks; returns the LIMIT of its query */
+CREATE FUNCTION orderflow.list_executions_check(status text, max_results integer,
+    next_token text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM orderflow.list_executions_cursor(status, max_results, next_token);
+    RETURN max_results OPERATOR(pg_catalog.+) 1;
+END
+$$;
+
+/* list_executions' argument checks and its page cursor (the last row seen) */
+CREATE FUNCTION orderflow.list_executions_cursor(status text, max_results integer,
+    next_token text, OUT after_ts timestamptz, OUT after_id uuid)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF max_results IS NULL OR max_results < 1 OR max_results > 1000 THEN
+        RAISE EXCEPTION 'max_results must be between 1 and 1000'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF status IS NOT NULL AND status NOT IN
+       ('RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED') THEN
+        RAISE EXCEPTION 'unknown execution status "%"', status
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.';
+    END IF;
+    IF next_token IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        after_id := next_token::uuid;
+    EXCEPTION WHEN invalid_text_representation THEN
+        after_id := NULL;
+    END;
+    SELECT e.started_at INTO after_ts FROM orderflow.executions AS e
+     WHERE e.id OPERATOR(pg_catalog.=) after_id AND e.parent_id IS NULL;
+    IF after_ts IS NULL THEN
+        RAISE EXCEPTION 'invalid next_token'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the next_token of the last row of the previous page unchanged.';
+    END IF;
+END
+$$;
+
+/*
+ * list_executions: top-level executions, newest first, max_results a page
+ * (keyset paging on started_at, id).  The last row of a page carries
+ * next_token when more rows follow; pass it back for the next page.  Row
+ * level security applies: a role lists what it may see.
+ */
+CREATE FUNCTION orderflow.list_executions(state_machine text DEFAULT NULL,
+    status text DEFAULT NULL, max_results integer DEFAULT 100,
+    next_token text DEFAULT NULL)
+RETURNS TABLE (execution_id uuid, name text, state_machine text, version integer,
+               status text, started_at timestamptz, stopped_at timestamptz,
+               redrive_count integer, next_token text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH page AS (
+        SELECT e.id, e.name, e.state_machine, e.version, e.status, e.started_at,
+               e.stopped_at, e.redrive_count,
+               pg_catalog.row_number() OVER (ORDER BY e.started_at DESC, e.id DESC) AS rn
+          FROM orderflow.executions AS e
+         WHERE e.parent_id IS NULL
+           AND ($1 IS NULL OR e.state_machine OPERATOR(pg_catalog.=) $1)
+           AND ($2 IS NULL OR e.status OPERATOR(pg_catalog.=) $2)
+           AND ($4 IS NULL
+                OR (e.started_at, e.id) OPERATOR(pg_catalog.<)
+                   ((SELECT c.after_ts FROM orderflow.list_executions_cursor($2, $3, $4) AS c),
+                    (SELECT c.after_id FROM orderflow.list_executions_cursor($2, $3, $4) AS c)))
+         ORDER BY e.started_at DESC, e.id DESC
+         -- evaluated once, first: the argument checks run even when no row matches
+         LIMIT orderflow.list_executions_check($2, $3, $4))
+    SELECT p.id, p.name, p.state_machine, p.version, p.status, p.started_at,
+           p.stopped_at, p.redrive_count,
+           CASE WHEN p.rn OPERATOR(pg_catalog.=) $3
+                 AND EXISTS (SELECT 1 FROM page AS q WHERE q.rn OPERATOR(pg_catalog.>) $3)
+                THEN p.id::text END
+      FROM page AS p
+     WHERE p.rn OPERATOR(pg_catalog.<=) $3
+     ORDER BY p.rn
+$$;
+
+-- describe_state_machine(name): the latest version, owner, times and counts
+CREATE FUNCTION orderflow.describe_state_machine(text,
+    OUT name text, OUT latest_version integer, OUT definition jsonb,
+    OUT owner regrole, OUT created_at timestamptz, OUT updated_at timestamptz,
+    OUT running bigint, OUT succeeded bigint, OUT failed bigint,
+    OUT timed_out bigint, OUT aborted bigint)
+RETURNS record
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wanted text := $1;
+BEGIN
+    SELECT s.name, s.latest_version, v.definition, s.owner, s.created_at, s.updated_at
+      INTO name, latest_version, definition, owner, created_at, updated_at
+      FROM orderflow.state_machines AS s
+      JOIN orderflow.state_machine_versions AS v
+        ON v.state_machine OPERATOR(pg_catalog.=) s.name
+       AND v.version OPERATOR(pg_catalog.=) s.latest_version
+     WHERE s.name OPERATOR(pg_catalog.=) wanted;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'state machine "%" does not exist', wanted
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with orderflow.create_state_machine().';
+    END IF;
+    SELECT count(*) FILTER (WHERE e.status OPERATOR(pg_catalog.=) 'RUNNING'),
+           count(*) FILTER (WHERE e.status OPERATOR(pg_catalog.=) 'SUCCEEDED'),
+           count(*) FILTER (WHERE e.status OPERATOR(pg_catalog.=) 'FAILED'),
+           count(*) FILTER (WHERE e.status OPERATOR(pg_catalog.=) 'TIMED_OUT'),
+           count(*) FILTER (WHERE e.status OPERATOR(pg_catalog.=) 'ABORTED')
+      INTO running, succeeded, failed, timed_out, aborted
+      FROM orderflow.executions AS e
+     WHERE e.state_machine OPERATOR(pg_catalog.=) wanted AND e.parent_id IS NULL;
+END
+$$;

@@ -21,7 +21,7 @@
  * or a materialized copy.
  * --------------------------------------------------------------------- */
 
-CREATE VIEW orderflow.execution_counts WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW orderflow.execution_counts WITH (security_invoker = true) AS
 SELECT e.state_machine,
        e.status,
        pg_catalog.count(*) AS executions,
@@ -35,7 +35,7 @@ SELECT e.state_machine,
 COMMENT ON VIEW orderflow.execution_counts IS
     'Executions per state machine and status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED)';
 
-CREATE VIEW orderflow.throughput WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW orderflow.throughput WITH (security_invoker = true) AS
 WITH minutes AS (
     SELECT m.minute
       FROM pg_catalog.generate_series(
@@ -90,7 +90,7 @@ COMMENT ON VIEW orderflow.throughput IS
     'Per minute of the last hour: executions started and finished (failed = FAILED, TIMED_OUT or ABORTED), '
     'state transitions, and latency percentiles (seconds) of the executions that finished in that minute';
 
-CREATE VIEW orderflow.state_stats WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW orderflow.state_stats WITH (security_invoker = true) AS
 WITH ev AS (
     SELECT e.state_machine, e.status, h.execution_id, h.event_id, h.state_name, h.type, h.ts,
            CASE WHEN h.type OPERATOR(pg_catalog.~~) '%StateEntered' THEN 'entered'

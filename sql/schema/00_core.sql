@@ -1,4 +1,11 @@
-/* orderflow--0.1.0.sql: durable Amazon States Language workflows */
+/*
+ * orderflow: durable Amazon States Language workflows.
+ *
+ * sql/schema/: the run-once DDL of the current version (tables, indexes,
+ * constraints, row level security), run by a fresh CREATE EXTENSION only.
+ * A change here needs the same change in sql/updates/ for existing
+ * installations (README, "Upgrading").
+ */
 
 \echo Use "CREATE EXTENSION orderflow" to load this file. \quit
 
@@ -114,6 +121,9 @@ CREATE TABLE orderflow.executions (
     -- workflow variables (Assign); a child starts with a copy of its
     -- parent's, so branches read outer variables but never change them
     variables         jsonb,
+    -- redrive_execution() counts its redrives
+    redrive_count     integer     NOT NULL DEFAULT 0,
+    redriven_at       timestamptz,
     -- its Task waits for its role's share of the pool
     -- (orderflow.max_workers_per_role): claims skip it while the role is
     -- still at its share, so a waiting backlog is not rewritten over and over
@@ -125,6 +135,15 @@ CREATE INDEX executions_due ON orderflow.executions (due_at) WHERE due_at IS NOT
 CREATE INDEX executions_running ON orderflow.executions (state_machine) WHERE status = 'RUNNING';
 CREATE INDEX executions_children ON orderflow.executions (parent_id, parent_tag, branch_index)
     WHERE parent_id IS NOT NULL;
+-- all descendants of a top-level execution (purge, synchronous runs)
+CREATE INDEX executions_root ON orderflow.executions (root_id)
+    WHERE root_id IS NOT NULL;
+-- list_executions() pages through top-level executions newest first
+CREATE INDEX executions_list ON orderflow.executions (started_at, id)
+    WHERE parent_id IS NULL;
+-- retention: finished top-level executions by age
+CREATE INDEX executions_stopped ON orderflow.executions (stopped_at)
+    WHERE parent_id IS NULL AND stopped_at IS NOT NULL;
 
 /*
  * One row per entry of a Parallel/Map state: how many children are still
@@ -214,110 +233,3 @@ GRANT USAGE ON SCHEMA orderflow TO PUBLIC;
 GRANT SELECT ON orderflow.state_machines, orderflow.state_machine_versions,
     orderflow.state_machine_privileges, orderflow.resources,
     orderflow.executions, orderflow.execution_history TO PUBLIC;
-
-/* ---------------------------------------------------------------------
- * State machines
- * --------------------------------------------------------------------- */
-
-CREATE FUNCTION orderflow.create_state_machine(name text, definition jsonb)
-RETURNS integer
-AS 'MODULE_PATHNAME', 'orderflow_create_state_machine'
-LANGUAGE C STRICT;
-
-CREATE FUNCTION orderflow.update_state_machine(name text, definition jsonb)
-RETURNS integer
-AS 'MODULE_PATHNAME', 'orderflow_update_state_machine'
-LANGUAGE C STRICT;
-
-CREATE FUNCTION orderflow.validate_definition(definition jsonb,
-    OUT severity text, OUT code text, OUT location text, OUT message text)
-RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'orderflow_validate_definition'
-LANGUAGE C STRICT;
-
-CREATE FUNCTION orderflow.delete_state_machine(name text, force boolean DEFAULT false)
-RETURNS void
-AS 'MODULE_PATHNAME', 'orderflow_delete_state_machine'
-LANGUAGE C STRICT;
-
-CREATE FUNCTION orderflow.register_resource(resource text, fn regprocedure)
-RETURNS void
-AS 'MODULE_PATHNAME', 'orderflow_register_resource'
-LANGUAGE C STRICT;
-
-CREATE FUNCTION orderflow.unregister_resource(resource text)
-RETURNS void
-AS 'MODULE_PATHNAME', 'orderflow_unregister_resource'
-LANGUAGE C STRICT;
-
-/* privileges: a comma-separated list of START, READ, STOP, REDRIVE or ALL;
- * grantee: a role name or PUBLIC */
-CREATE FUNCTION orderflow.grant_state_machine(state_machine text, privileges text, grantee text)
-RETURNS void
-AS 'MODULE_PATHNAME', 'orderflow_grant_state_machine'
-LANGUAGE C STRICT;
-
-CREATE FUNCTION orderflow.revoke_state_machine(state_machine text, privileges text, grantee text)
-RETURNS void
-AS 'MODULE_PATHNAME', 'orderflow_revoke_state_machine'
-LANGUAGE C STRICT;
-
-CREATE FUNCTION orderflow.has_state_machine_privilege(state_machine text, privilege text)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'orderflow_has_state_machine_privilege'
-LANGUAGE C STABLE STRICT;
-
-CREATE FUNCTION orderflow.raise_error(error text, cause text DEFAULT NULL)
-RETURNS void
-AS 'MODULE_PATHNAME', 'orderflow_raise_error'
-LANGUAGE C;
-
-/* ---------------------------------------------------------------------
- * Executions
- * --------------------------------------------------------------------- */
-
-CREATE FUNCTION orderflow.start_execution(state_machine text,
-    input jsonb DEFAULT '{}', name text DEFAULT NULL)
-RETURNS uuid
-AS 'MODULE_PATHNAME', 'orderflow_start_execution'
-LANGUAGE C;
-
-CREATE FUNCTION orderflow.wait_for_execution(execution uuid,
-    timeout interval DEFAULT '30 s')
-RETURNS text
-AS 'MODULE_PATHNAME', 'orderflow_wait_for_execution'
-LANGUAGE C STRICT;
-
-CREATE FUNCTION orderflow.stop_execution(execution uuid,
-    error text DEFAULT NULL, cause text DEFAULT NULL)
-RETURNS void
-AS 'MODULE_PATHNAME', 'orderflow_stop_execution'
-LANGUAGE C;
-
-CREATE FUNCTION orderflow.run_pending(max_steps integer DEFAULT NULL)
-RETURNS integer
-AS 'MODULE_PATHNAME', 'orderflow_run_pending'
-LANGUAGE C;
-
-CREATE FUNCTION orderflow.describe_execution(execution uuid,
-    OUT status text, OUT input jsonb, OUT output jsonb, OUT error text,
-    OUT cause text, OUT started_at timestamptz, OUT stopped_at timestamptz,
-    OUT state_machine text, OUT version integer, OUT name text)
-RETURNS record
-LANGUAGE plpgsql STABLE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    SELECT e.status, e.input, e.output, e.error, e.cause, e.started_at,
-           e.stopped_at, e.state_machine, e.version, e.name
-      INTO status, input, output, error, cause, started_at, stopped_at,
-           state_machine, version, name
-      FROM orderflow.executions AS e
-     WHERE e.id OPERATOR(pg_catalog.=) execution;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'execution % does not exist', execution
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Look the id up in orderflow.executions; you only see executions your role started or may READ.';
-    END IF;
-END
-$$;

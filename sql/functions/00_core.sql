@@ -1,0 +1,116 @@
+/*
+ * sql/functions/: the functions, views and the grants on them, of the
+ * current version.  Replayed by every script: a fresh CREATE EXTENSION runs
+ * the sql/schema files and then these files; ALTER EXTENSION UPDATE runs
+ * sql/updates/<from>--<to>.sql and then these files again.  So everything
+ * here is CREATE OR REPLACE (or otherwise idempotent) and creates no table.
+ * A function whose signature or result type changes, or a view whose
+ * columns change, is dropped first by the update script.
+ */
+
+/* ---------------------------------------------------------------------
+ * State machines
+ * --------------------------------------------------------------------- */
+
+CREATE OR REPLACE FUNCTION orderflow.create_state_machine(name text, definition jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_create_state_machine'
+LANGUAGE C STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.update_state_machine(name text, definition jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_update_state_machine'
+LANGUAGE C STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.validate_definition(definition jsonb,
+    OUT severity text, OUT code text, OUT location text, OUT message text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'orderflow_validate_definition'
+LANGUAGE C STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.delete_state_machine(name text, force boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_delete_state_machine'
+LANGUAGE C STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.register_resource(resource text, fn regprocedure)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_register_resource'
+LANGUAGE C STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.unregister_resource(resource text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_unregister_resource'
+LANGUAGE C STRICT;
+
+/* privileges: a comma-separated list of START, READ, STOP, REDRIVE or ALL;
+ * grantee: a role name or PUBLIC */
+CREATE OR REPLACE FUNCTION orderflow.grant_state_machine(state_machine text, privileges text, grantee text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_grant_state_machine'
+LANGUAGE C STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.revoke_state_machine(state_machine text, privileges text, grantee text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_revoke_state_machine'
+LANGUAGE C STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.has_state_machine_privilege(state_machine text, privilege text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'orderflow_has_state_machine_privilege'
+LANGUAGE C STABLE STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.raise_error(error text, cause text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_raise_error'
+LANGUAGE C;
+
+/* ---------------------------------------------------------------------
+ * Executions
+ * --------------------------------------------------------------------- */
+
+CREATE OR REPLACE FUNCTION orderflow.start_execution(state_machine text,
+    input jsonb DEFAULT '{}', name text DEFAULT NULL)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'orderflow_start_execution'
+LANGUAGE C;
+
+CREATE OR REPLACE FUNCTION orderflow.wait_for_execution(execution uuid,
+    timeout interval DEFAULT '30 s')
+RETURNS text
+AS 'MODULE_PATHNAME', 'orderflow_wait_for_execution'
+LANGUAGE C STRICT;
+
+CREATE OR REPLACE FUNCTION orderflow.stop_execution(execution uuid,
+    error text DEFAULT NULL, cause text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_stop_execution'
+LANGUAGE C;
+
+CREATE OR REPLACE FUNCTION orderflow.run_pending(max_steps integer DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'orderflow_run_pending'
+LANGUAGE C;
+
+CREATE OR REPLACE FUNCTION orderflow.describe_execution(execution uuid,
+    OUT status text, OUT input jsonb, OUT output jsonb, OUT error text,
+    OUT cause text, OUT started_at timestamptz, OUT stopped_at timestamptz,
+    OUT state_machine text, OUT version integer, OUT name text)
+RETURNS record
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT e.status, e.input, e.output, e.error, e.cause, e.started_at,
+           e.stopped_at, e.state_machine, e.version, e.name
+      INTO status, input, output, error, cause, started_at, stopped_at,
+           state_machine, version, name
+      FROM orderflow.executions AS e
+     WHERE e.id OPERATOR(pg_catalog.=) execution;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'execution % does not exist', execution
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Look the id up in orderflow.executions; you only see executions your role started or may READ.';
+    END IF;
+END
+$$;

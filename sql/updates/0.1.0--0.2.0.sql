@@ -1,0 +1,102 @@
+/*
+ * orderflow 0.1.0 -> 0.2.0: the run-once changes to an existing
+ * installation's tables, indexes, constraints and policies, and the data
+ * they need.  make appends the sql/functions files (the replay of every
+ * function and view of 0.2.0) to build sql/orderflow--0.1.0--0.2.0.sql.
+ *
+ * Everything here must leave an installation exactly as a fresh
+ * CREATE EXTENSION of 0.2.0 (sql/schema/) would: test/t/020_upgrade.pl
+ * compares the two in the catalogs.  Nothing here may call an orderflow
+ * function (the functions are replaced after this part).
+ */
+
+\echo Use "ALTER EXTENSION orderflow UPDATE TO '0.2.0'" to load this file. \quit
+
+/* ---------------------------------------------------------------------
+ * Tables (issue 10: tombstones, privileges, per-owner resources, deferral)
+ * --------------------------------------------------------------------- */
+
+-- deleted state machines and activities leave a tombstone row; none is
+-- deleted yet in 0.1.0 (deletion removed the row), so NULL is right for all
+ALTER TABLE orderflow.state_machines ADD COLUMN deleted_at timestamptz;
+ALTER TABLE orderflow.activities ADD COLUMN deleted_at timestamptz;
+
+-- 0.1.0 had no grants: only owners (and superusers) used a state machine
+CREATE TABLE orderflow.state_machine_privileges (
+    state_machine   text        NOT NULL
+                    REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
+    grantee         oid         NOT NULL,
+    privilege       text        NOT NULL
+                    CHECK (privilege IN ('START', 'READ', 'STOP', 'REDRIVE')),
+    grantor         regrole     NOT NULL,
+    PRIMARY KEY (state_machine, grantee, privilege)
+);
+
+-- one registration per resource string and owner (was: per string); every
+-- existing row stays unique under the wider key
+ALTER TABLE orderflow.resources DROP CONSTRAINT resources_pkey;
+ALTER TABLE orderflow.resources ADD CONSTRAINT resources_pkey PRIMARY KEY (resource, owner);
+
+-- claims skip deferred Tasks while their role is at its share; 0.1.0 parked
+-- such Tasks with a due_at instead, which the new claim simply picks up
+ALTER TABLE orderflow.executions
+    ADD COLUMN deferred boolean NOT NULL DEFAULT false;
+
+/* ---------------------------------------------------------------------
+ * Row level security (issue 10): owners, grantees and READ
+ * --------------------------------------------------------------------- */
+
+ALTER TABLE orderflow.state_machine_privileges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.state_machines ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.state_machine_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.resources ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orderflow.activities ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY state_machine_privileges_visible ON orderflow.state_machine_privileges
+    USING (pg_catalog.pg_has_role(CURRENT_USER, grantor::oid, 'USAGE')
+           OR grantee OPERATOR(pg_catalog.=) 0::oid
+           OR pg_catalog.pg_has_role(CURRENT_USER, grantee, 'USAGE'));
+CREATE POLICY state_machines_visible ON orderflow.state_machines
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
+           OR EXISTS (SELECT 1 FROM orderflow.state_machine_privileges AS p
+                       WHERE p.state_machine OPERATOR(pg_catalog.=) name
+                         AND (p.grantee OPERATOR(pg_catalog.=) 0::oid
+                              OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee, 'USAGE'))));
+CREATE POLICY state_machine_versions_visible ON orderflow.state_machine_versions
+    USING (EXISTS (SELECT 1 FROM orderflow.state_machines AS s
+                    WHERE s.name OPERATOR(pg_catalog.=) state_machine));
+CREATE POLICY resources_owner ON orderflow.resources
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+CREATE POLICY activities_owner ON orderflow.activities
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE'));
+ALTER POLICY executions_owner ON orderflow.executions
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
+           OR EXISTS (SELECT 1 FROM orderflow.state_machines AS s
+                       WHERE s.name OPERATOR(pg_catalog.=) state_machine
+                         AND (pg_catalog.pg_has_role(CURRENT_USER, s.owner::oid, 'USAGE')
+                              OR EXISTS (SELECT 1 FROM orderflow.state_machine_privileges AS p
+                                          WHERE p.state_machine OPERATOR(pg_catalog.=) s.name
+                                            AND p.privilege OPERATOR(pg_catalog.=) 'READ'
+                                            AND (p.grantee OPERATOR(pg_catalog.=) 0::oid
+                                                 OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee, 'USAGE'))))));
+ALTER POLICY execution_history_owner ON orderflow.execution_history
+    USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
+           OR EXISTS (SELECT 1 FROM orderflow.executions AS e
+                       WHERE e.id OPERATOR(pg_catalog.=) execution_id));
+
+REVOKE ALL ON orderflow.state_machine_privileges FROM PUBLIC;
+GRANT SELECT ON orderflow.state_machine_privileges TO PUBLIC;
+
+/* ---------------------------------------------------------------------
+ * Bindings by signature (DUMP helper, issue 11 item 1): the conversion of
+ * state_machine_versions.resources from function OIDs to signatures, and
+ * pg_extension_config_dump of the tables, go HERE.
+ * --------------------------------------------------------------------- */
+
+/* ---------------------------------------------------------------------
+ * Functions and views: nothing was dropped or changed its signature
+ * between 0.1.0 and 0.2.0; the sql/functions files (appended by make) replaces
+ * them all and creates the new ones.  A later version drops here the
+ * functions whose arguments or result type change, and the views whose
+ * columns change, before the replay recreates them.
+ * --------------------------------------------------------------------- */
