@@ -473,7 +473,8 @@ OfFunctionSignature(Oid fn)
 		builtin = ((Form_pg_type) GETSTRUCT(ttup))->typnamespace == PG_CATALOG_NAMESPACE;
 		ReleaseSysCache(ttup);
 		/* resolved with search_path = pg_catalog: qualify all other types */
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+		/* no space after the comma, as regprocedureout prints it */
+		appendStringInfo(&buf, "%s%s", i > 0 ? "," : "",
 						 builtin ? format_type_be(type) : format_type_be_qualified(type));
 	}
 	appendStringInfoChar(&buf, ')');
