@@ -124,7 +124,8 @@ UPDATE orderflow.state_machine_versions AS v
 ALTER TABLE orderflow.resources
     ALTER COLUMN fn TYPE pg_catalog.text USING fn::pg_catalog.text;
 
-SELECT pg_catalog.set_config('search_path', 'orderflow', true);
+-- back to what ALTER EXTENSION set for the script (extension.c)
+SELECT pg_catalog.set_config('search_path', 'orderflow, pg_temp', true);
 
 /*
  * pg_dump writes the rows of these tables (README "Backup and restore");
