@@ -6,7 +6,8 @@ MODULE_big = orderflow
 ASL_OBJS = src/asl_alloc.o src/asl_json.o src/asl_path.o src/asl_template.o \
 	src/asl_intrinsic.o src/asl_choice.o src/asl_parse.o
 SERVER_OBJS = src/orderflow.o src/jsonb_conv.o src/definition.o src/storage.o \
-	src/task.o src/executor.o src/worker.o src/api.o \
+	src/task.o src/executor.o src/pool.o src/launcher.o src/worker.o \
+	src/dbhooks.o src/api.o \
 	src/callback.o src/control.o src/retention.o src/util.o src/privileges.o \
 	src/version.o
 OBJS = $(ASL_OBJS) $(SERVER_OBJS)

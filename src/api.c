@@ -683,10 +683,7 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 static bool
 workers_serve_this_database(void)
 {
-	char	   *dbname = get_database_name(MyDatabaseId);
-
-	return OfWorkersAvailable() && dbname != NULL && of_database != NULL &&
-		strcmp(dbname, of_database) == 0;
+	return OfWorkersServeDatabase(MyDatabaseId);
 }
 
 PG_FUNCTION_INFO_V1(orderflow_wait_for_execution);
@@ -741,7 +738,7 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 			ereport(NOTICE,
 					(errmsg("no orderflow workers serve database \"%s\"",
 							get_database_name(MyDatabaseId)),
-					 errhint("Add orderflow to shared_preload_libraries and set orderflow.database, or advance executions with orderflow.run_pending().")));
+					 errhint("Add orderflow to shared_preload_libraries (and this database to orderflow.database if that is set), or advance executions with orderflow.run_pending().")));
 			warned = true;
 		}
 		OfWaitForFinish(Min(100, Max(1, (deadline - GetCurrentTimestamp()) / 1000)));

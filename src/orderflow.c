@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 PG_MODULE_MAGIC;
 
@@ -37,20 +38,36 @@ void		_PG_init(void);
 static void
 define_postmaster_gucs(void)
 {
-	DefineCustomStringVariable("orderflow.database",
-							   gettext_noop("Database the orderflow workers serve."),
-							   NULL,
-							   &of_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
+	/* none today: orderflow.workers and orderflow.database follow reloads */
+}
+
+/* orderflow.database must be a list of names (quoted names may hold commas) */
+static bool
+check_database_list(char **newval, void **extra, GucSource source)
+{
+	char	   *raw = pstrdup(*newval);
+	List	   *names;
+	bool		ok = SplitGUCList(raw, ',', &names);
+
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	list_free(names);
+	pfree(raw);
+	return ok;
 }
 
 /* Define the GUCs that may change at reload or per session */
 static void
 define_runtime_gucs(void)
 {
+	DefineCustomStringVariable("orderflow.database",
+							   gettext_noop("Databases the orderflow workers serve, comma-separated; empty: every database where the extension is installed."),
+							   gettext_noop("A filter: a listed database is served once CREATE EXTENSION orderflow ran there."),
+							   &of_database,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_database_list, NULL, NULL);
 	DefineCustomIntVariable("orderflow.workers",
 							gettext_noop("Number of background workers that advance executions."),
 							gettext_noop("Changing it takes effect at reload: the launcher starts or stops workers."),
@@ -159,5 +176,6 @@ _PG_init(void)
 
 	of_loaded_at_startup = true;
 	OfShmemInit();
+	OfInstallUtilityHook();
 	OfRegisterLauncher();
 }

@@ -38,9 +38,13 @@ extern int	of_max_workers_per_role;	/* orderflow.max_workers_per_role (0: worker
 extern int	of_definition_cache_kb;	/* orderflow.definition_cache_size, kB */
 extern int	of_max_map_items;		/* orderflow.max_map_items */
 
-/* ---- worker.c: the launcher, the pool, shared memory and wake-ups ---- */
-extern void OfShmemInit(void);		/* hooks, called from _PG_init */
-extern void OfRegisterLauncher(void);
+/*
+ * ---- the pool: pool.c (shared memory, wake-ups), launcher.c, worker.c,
+ * dbhooks.c (CREATE/DROP EXTENSION and DATABASE); see pool.h ----
+ */
+extern void OfShmemInit(void);		/* hooks, called from _PG_init (pool.c) */
+extern void OfRegisterLauncher(void);	/* launcher.c */
+extern void OfInstallUtilityHook(void);	/* dbhooks.c, when preloaded */
 /* Wake the pool when the current transaction commits (new or due work). */
 extern void OfWakeWorkersAtCommit(void);
 /* Wake wait_for_execution() callers when the current transaction commits. */
@@ -53,6 +57,8 @@ extern void OfNotifyActivityAtCommit(void);
 extern void OfWaitForActivity(long timeout_ms);
 /* true when a launcher is running (the library was preloaded) */
 extern bool OfWorkersAvailable(void);
+/* true when a launcher runs and serves (or will serve) database dboid */
+extern bool OfWorkersServeDatabase(Oid dboid);
 /* Pids of the running pool workers into pids[0..max-1]; returns the count */
 extern int	OfWorkerPids(int *pids, int max);
 /*

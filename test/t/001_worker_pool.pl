@@ -24,6 +24,8 @@ max_logical_replication_workers = 0
 restart_after_crash = on
 });
 $node->start;
+# the workers serve the databases where the extension is installed
+$node->safe_psql('postgres', 'CREATE EXTENSION orderflow');
 
 # Comma-separated pids of the backends of one type, in pid order
 sub pids_of
