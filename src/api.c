@@ -476,7 +476,8 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 	 */
 	OfBecomeExtensionOwner(&sw);
 	v[0] = CStringGetTextDatum(resource);
-	v[1] = ObjectIdGetDatum(fn);
+	/* by signature, as versions store bindings: it survives a restore */
+	v[1] = CStringGetTextDatum(OfFunctionSignature(fn));
 	v[2] = ObjectIdGetDatum(caller);
 	OfExecQuery(OFQ_UPSERT_RESOURCE, v, NULL, false, 0);
 	OfRestoreIdentity(&sw);

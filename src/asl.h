@@ -70,6 +70,13 @@ extern void of_arena_free_all(void);
 #define OF_ERR_ITEM_READER		"States.ItemReaderFailed"
 #define OF_ERR_DATA_LIMIT		"States.DataLimitExceeded"
 /*
+ * Not an ASL error: the function a Task Resource is bound to (by signature)
+ * does not exist (dropped, or missing after a restore).  Like States.Runtime
+ * it fails the execution and is never retried nor caught: only creating the
+ * function (then redrive_execution) helps.
+ */
+#define OF_ERR_FUNCTION_MISSING	"orderflow.TaskFunctionMissing"
+/*
  * Not an ASL error: evaluation stopped because env->interrupted() said so.
  * The caller must not record it; in the server it processes the pending
  * interrupt (CHECK_FOR_INTERRUPTS), which raises the cancel or terminate.

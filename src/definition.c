@@ -6,7 +6,12 @@
  *
  * Versions are immutable, so a cached parse never goes stale: the cache is
  * keyed by the version's definition_id (a fresh UUID for every stored
- * version, even when a deleted state machine is created again).
+ * version, even when a deleted state machine is created again).  What can
+ * go stale is the function a Resource names: a version stores signatures
+ * (text), resolved to OIDs when it is loaded and again whenever pg_proc
+ * changed since (a syscache callback on PROCOID counts the changes), so a
+ * dropped function is noticed and a dump restored elsewhere binds the
+ * functions of the new cluster.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +24,8 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/namespace.h"
 #include "lib/ilist.h"
 #include "catalog/pg_proc.h"
@@ -29,7 +36,10 @@
 #include "parser/scansup.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/regproc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -167,9 +177,10 @@ find_registered_resource(const char *resource, const char **problem)
 	Oid			creator = GetUserId();
 	Datum		arg = CStringGetTextDatum(resource);
 	OfOwnerSwitch sw;
-	Oid			best = InvalidOid;
+	char	   *best = NULL;
 	int			best_rank = 3;
 	int			at_best = 0;
+	Oid			fn;
 
 	*problem = NULL;
 	/* every role's registrations: the creator may not see them all */
@@ -179,7 +190,6 @@ find_registered_resource(const char *resource, const char **problem)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		Datum		fn = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 														   SPI_tuptable->tupdesc, 2, &isnull));
 		int			rank;
@@ -195,7 +205,7 @@ find_registered_resource(const char *resource, const char **problem)
 		if (rank < best_rank)
 		{
 			best_rank = rank;
-			best = DatumGetObjectId(fn);
+			best = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 			at_best = 1;
 		}
 		else if (rank == best_rank)
@@ -208,7 +218,14 @@ find_registered_resource(const char *resource, const char **problem)
 							"orderflow.register_resource('%s', <function>) to choose", resource, resource);
 		return InvalidOid;
 	}
-	return best;
+	if (best == NULL)
+		return InvalidOid;
+	/* registrations are kept by signature too (they survive a restore) */
+	fn = OfResolveSignature(best);
+	if (!OidIsValid(fn))
+		*problem = psprintf("Resource \"%s\" is registered to function %s, which does not exist; "
+							"create it, or register the resource again", resource, best);
+	return fn;
 }
 
 /* Record a binding once per resource string */
@@ -399,7 +416,7 @@ check_item_readers(ValidationState *vs, OfMachine *m)
 	}
 }
 
-/* Build the {"resource": oid, ...} map stored with a version */
+/* Build the {"resource": "signature", ...} map stored with a version */
 static Jsonb *
 bindings_to_jsonb(List *bindings)
 {
@@ -411,7 +428,8 @@ bindings_to_jsonb(List *bindings)
 	{
 		OfBinding  *b = lfirst(lc);
 
-		json_object_object_add(map, b->resource, json_object_new_int64(b->fn));
+		json_object_object_add(map, b->resource,
+							   json_object_new_string(OfFunctionSignature(b->fn)));
 	}
 	PG_TRY();
 	{
@@ -423,6 +441,127 @@ bindings_to_jsonb(List *bindings)
 	}
 	PG_END_TRY();
 	return result;
+}
+
+/* ---------------------------------------------------------------------
+ * Signatures
+ * --------------------------------------------------------------------- */
+
+/* See definition.h */
+char *
+OfFunctionSignature(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	StringInfoData buf;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s(",
+					 quote_qualified_identifier(get_namespace_name(proc->pronamespace),
+												NameStr(proc->proname)));
+	for (int i = 0; i < proc->pronargs; i++)
+	{
+		Oid			type = proc->proargtypes.values[i];
+		HeapTuple	ttup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+		bool		builtin;
+
+		if (!HeapTupleIsValid(ttup))
+			elog(ERROR, "cache lookup failed for type %u", type);
+		builtin = ((Form_pg_type) GETSTRUCT(ttup))->typnamespace == PG_CATALOG_NAMESPACE;
+		ReleaseSysCache(ttup);
+		/* resolved with search_path = pg_catalog: qualify all other types */
+		/* no space after the comma, as regprocedureout prints it */
+		appendStringInfo(&buf, "%s%s", i > 0 ? "," : "",
+						 builtin ? format_type_be(type) : format_type_be_qualified(type));
+	}
+	appendStringInfoChar(&buf, ')');
+	ReleaseSysCache(tup);
+	return buf.data;
+}
+
+/*
+ * See definition.h.  regprocedurein raises for a missing function (and on
+ * PostgreSQL 15 for a missing type or schema, or text that is no
+ * signature: restored data is not ours to trust), so it runs in a
+ * subtransaction whose error means "no such function".  It runs as the
+ * bootstrap superuser with search_path = pg_catalog: the result must not
+ * depend on who happens to load the definition into this backend's cache,
+ * nor on their search_path.  A catalog lookup runs no user code.
+ */
+Oid
+OfResolveSignature(const char *signature)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec_context;
+	Oid			fn = InvalidOid;
+
+	/*
+	 * regprocedurein takes a bare number as an OID without looking it up:
+	 * an OID is exactly what must not be trusted here (0.1.0 stored them)
+	 */
+	if (strchr(signature, '(') == NULL)
+		return InvalidOid;
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int			nest = NewGUCNestLevel();
+
+		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		(void) set_config_option("search_path", "pg_catalog",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+												  CStringGetDatum(signature)));
+		AtEOXact_GUC(true, nest);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		/* the subtransaction's abort restores the identity and the GUCs */
+		MemoryContextSwitchTo(oldcontext);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		fn = InvalidOid;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	return fn;
+}
+
+/*
+ * Can fn serve a binding: a plain function of (jsonb) or (jsonb, jsonb)
+ * returning jsonb (SETOF for an ItemReader)?  A function of the same
+ * signature created again after a DROP may return something else; it must
+ * not be called as if it returned jsonb.
+ */
+static bool
+usable_bound_function(Oid fn, int *nargs, bool *retset)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	ok = proc->prokind == PROKIND_FUNCTION && proc->prorettype == JSONBOID &&
+		(proc->pronargs == 1 || proc->pronargs == 2);
+	for (int i = 0; ok && i < proc->pronargs; i++)
+		ok = proc->proargtypes.values[i] == JSONBOID;
+	*nargs = proc->pronargs;
+	*retset = proc->proretset;
+	ReleaseSysCache(tup);
+	return ok;
 }
 
 /* Validate a definition given as jsonb; see definition.h */
@@ -533,6 +672,20 @@ static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
 static Size cache_bytes = 0;
 /* > 0 while OfRunDue runs in this backend (reset at transaction end) */
 static int	batch_depth = 0;
+/*
+ * Counts the pg_proc changes this backend heard of (syscache invalidations
+ * of PROCOID: CREATE, CREATE OR REPLACE, ALTER, DROP FUNCTION anywhere in
+ * the database, or a cache reset).  A cached definition whose bindings were
+ * resolved at an older count resolves them again when it is next used.
+ */
+static uint64 proc_generation = 1;
+
+/* Syscache callback: some function changed (hashvalue 0: maybe all) */
+static void
+proc_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	proc_generation++;
+}
 
 /* Forget the batch depth when the transaction a batch ran in is over */
 static void
@@ -557,6 +710,7 @@ init_definition_cache(void)
 	definition_cache = hash_create("orderflow definitions", 64, &ctl,
 								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	RegisterXactCallback(cache_xact_callback, NULL);
+	CacheRegisterSyscacheCallback(PROCOID, proc_changed, (Datum) 0);
 }
 
 /* Drop least recently used entries (but never `keep`) until within budget */
@@ -635,7 +789,41 @@ parse_stored_definition(const char *text, MemoryContext cxt)
 	return machine;
 }
 
-/* Turn the stored {"resource": oid} map into bindings */
+/*
+ * Resolve every binding of def to the function its signature names now.
+ * The bindings are updated in place: executors hold pointers to them for
+ * a whole batch.
+ */
+static void
+resolve_bindings(OfDefinition *def)
+{
+	/* read first: a change while we resolve must trigger another round */
+	uint64		generation = proc_generation;
+
+	for (int i = 0; i < def->n_bindings; i++)
+	{
+		OfBinding  *b = &def->bindings[i];
+		Oid			fn = OfResolveSignature(b->signature);
+		int			nargs = 0;
+		bool		retset = false;
+
+		if (!OidIsValid(fn) || !usable_bound_function(fn, &nargs, &retset))
+		{
+			fn = InvalidOid;
+			nargs = 0;
+		}
+		b->fn = fn;
+		b->nargs = nargs;
+		b->retset = retset;
+	}
+	def->resolved_at = generation;
+}
+
+/*
+ * Turn the stored {"resource": "signature"} map into (unresolved)
+ * bindings.  A value that is not a string (a function OID, as version
+ * 0.1.0 stored them, if one escaped the update script) binds nothing.
+ */
 static void
 load_bindings(OfDefinition *def, const char *resources_text)
 {
@@ -646,12 +834,11 @@ load_bindings(OfDefinition *def, const char *resources_text)
 	def->bindings = MemoryContextAllocZero(def->cxt, sizeof(OfBinding) * Max(n, 1));
 	json_object_object_foreach(map, key, val)
 	{
-		Oid			fn = (Oid) json_object_get_int64(val);
-
 		def->bindings[i].resource = MemoryContextStrdup(def->cxt, key);
-		def->bindings[i].fn = fn;
-		def->bindings[i].nargs = SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn))
-			? get_func_nargs(fn) : 0;
+		def->bindings[i].signature =
+			MemoryContextStrdup(def->cxt, json_object_is_type(val, json_type_string)
+								? json_object_get_string(val) : "-");
+		def->bindings[i].fn = InvalidOid;
 		i++;
 	}
 	def->n_bindings = n;
@@ -663,6 +850,7 @@ static OfDefinition *
 load_definition(pg_uuid_t *id, Size *size)
 {
 	char	   *text;
+	char	   *resources;
 	Datum		arg = UUIDPGetDatum(id);
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -685,8 +873,10 @@ load_definition(pg_uuid_t *id, Size *size)
 	def->state_machine = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 1));
 	def->version = atoi(SPI_getvalue(tup, desc, 2));
 	text = SPI_getvalue(tup, desc, 3);
+	resources = SPI_getvalue(tup, desc, 4);
 	def->machine = parse_stored_definition(text, cxt);
-	load_bindings(def, SPI_getvalue(tup, desc, 4));
+	load_bindings(def, resources);
+	resolve_bindings(def);
 	*size = MemoryContextMemAllocated(cxt, true) +
 		strlen(text) * OF_JSONC_BYTES_PER_TEXT_BYTE;
 	return def;
@@ -708,6 +898,8 @@ OfGetDefinition(pg_uuid_t *id)
 	{
 		dlist_move_head(&cache_lru, &entry->lru);
 		evict_definitions(entry);
+		if (entry->def->resolved_at != proc_generation)
+			resolve_bindings(entry->def);
 		return entry->def;
 	}
 	def = load_definition(id, &size);

@@ -13,12 +13,21 @@
 #include "nodes/pg_list.h"
 #include "utils/uuid.h"
 
-/* A Task Resource bound to a SQL function when the version was stored */
+/*
+ * A Task (or ItemReader) Resource bound to a SQL function.  A version
+ * stores the function's signature (text, see OfFunctionSignature), never
+ * its OID: OIDs change in a dump and restore.  The signature is resolved
+ * to fn when the definition is loaded into a backend's cache, and again
+ * after any change to pg_proc (a DROP, a CREATE OR REPLACE, a new
+ * function), so a binding never names a dropped function.
+ */
 typedef struct OfBinding
 {
 	const char *resource;
-	Oid			fn;
-	int			nargs;			/* 1: (input), 2: (input, context) */
+	const char *signature;		/* e.g. fulfillment.process_order(jsonb) */
+	Oid			fn;				/* InvalidOid: no such function (now) */
+	int			nargs;			/* 1: (input), 2: (input, context); 0 if !fn */
+	bool		retset;			/* RETURNS SETOF jsonb (an ItemReader) */
 } OfBinding;
 
 /* One parsed, immutable version of a state machine */
@@ -31,6 +40,7 @@ typedef struct OfDefinition
 	OfMachine  *machine;
 	OfBinding  *bindings;
 	int			n_bindings;
+	uint64		resolved_at;	/* the pg_proc generation of the bindings */
 } OfDefinition;
 
 /* One validation problem, as validate_definition() returns it */
@@ -45,7 +55,7 @@ typedef struct OfProblem
 /*
  * Validate a definition; returns the list of OfProblem (empty = valid).
  * When resources_out is not NULL and the definition is valid, it receives
- * the Resource -> function OID map to store with the version.  Resources
+ * the Resource -> function signature map to store with the version.  Resources
  * are checked for the current user (EXECUTE privilege).  SPI must be
  * connected.
  */
@@ -69,5 +79,14 @@ extern OfDefinition *OfGetDefinition(pg_uuid_t *id);
 extern void OfDefinitionCacheBatchBegin(void);
 extern void OfDefinitionCacheBatchEnd(void);
 extern const OfBinding *OfFindBinding(const OfDefinition *def, const char *resource);
+
+/*
+ * The text a binding stores for fn: schema-qualified name and argument
+ * types, which regprocedurein resolves with search_path = pg_catalog.
+ */
+extern char *OfFunctionSignature(Oid fn);
+
+/* Resolve a stored signature (InvalidOid if it names no function now) */
+extern Oid	OfResolveSignature(const char *signature);
 
 #endif

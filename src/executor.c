@@ -545,6 +545,34 @@ fail_execution(ExecRun *run, const char *error, const char *cause)
 	return finish_execution(run, "FAILED", NULL, error, cause && cause[0] ? cause : NULL);
 }
 
+/* Does the binding name a function a Task can call (now)? */
+static bool
+task_function_bound(const OfBinding *binding)
+{
+	return binding != NULL && binding->nargs > 0 && !binding->retset;
+}
+
+/*
+ * A Task whose function is gone (dropped, or not restored with the rest of
+ * a dump): fail the execution with orderflow.TaskFunctionMissing, which no
+ * Retry or Catch sees, since only creating the function helps.  The worker
+ * logs it once per execution (never a loop: the execution is over).
+ */
+static StepResult
+fail_function_missing(ExecRun *run, OfState *state, const OfBinding *binding)
+{
+	const char *signature = binding ? binding->signature : "(unbound)";
+
+	ereport(LOG,
+			(errmsg("orderflow: execution %s failed: the function %s of Resource \"%s\" does not exist",
+					OfUuidText(&run->id), signature, state->resource),
+			 errhint("Create the function, then orderflow.redrive_execution() the execution.")));
+	return fail_execution(run, OF_ERR_FUNCTION_MISSING,
+						  psprintf("the function %s bound to Resource \"%s\" does not exist "
+								   "(dropped, or missing from a restored dump); create it and "
+								   "redrive the execution", signature, state->resource));
+}
+
 /* Leave the current state with `output`: go to next_index, or end */
 static StepResult
 transition(ExecRun *run, int next_index, json_object *output)
@@ -1070,10 +1098,8 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 	if (kind == OF_RESOURCE_CALLBACK)
 	{
 		binding = OfFindBinding(run->def, state->resource);
-		if (binding == NULL || binding->nargs == 0)
-			return fail_execution(run, OF_ERR_RUNTIME,
-								  psprintf("the function bound to Resource \"%s\" does not exist any more",
-										   state->resource));
+		if (!task_function_bound(binding))
+			return fail_function_missing(run, state, binding);
 	}
 	task_input = to_jsonb_checked(effective, &too_large);
 	if (too_large)
@@ -1310,10 +1336,8 @@ run_task(ExecRun *run, OfState *state)
 		!apply_template(run, state->parameters, effective, &effective, &err) ||
 		!task_timeout_ms(run, state, raw, &timeout_ms, &err))
 		return handle_state_error(run, state, err.error, err.cause);
-	if (binding == NULL || binding->nargs == 0)
-		return fail_execution(run, OF_ERR_RUNTIME,
-							  psprintf("the function bound to Resource \"%s\" does not exist any more",
-									   state->resource));
+	if (!task_function_bound(binding))
+		return fail_function_missing(run, state, binding);
 	task_input = to_jsonb_checked(effective, &too_large);
 	if (too_large)
 		return handle_state_error(run, state, "States.DataLimitExceeded",
@@ -2085,8 +2109,9 @@ open_item_reader(ExecRun *run, OfState *state, json_object *effective, ItemSourc
 
 	json_object_object_get_ex(state->item_reader, "Resource", &resource);
 	binding = resource ? OfFindBinding(run->def, json_object_get_string(resource)) : NULL;
-	if (binding == NULL || binding->nargs == 0)
-		return of_fail(err, OF_ERR_ITEM_READER, "the ItemReader function does not exist any more");
+	if (binding == NULL || binding->nargs != 1 || !binding->retset)
+		return of_fail(err, OF_ERR_ITEM_READER, "the ItemReader function %s does not exist",
+					   binding ? binding->signature : "(unbound)");
 	args = track(run, json_object_new_object());
 	if (json_object_object_get_ex(state->item_reader, "Parameters", &params))
 	{

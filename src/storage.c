@@ -156,15 +156,15 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		1, {TEXTOID}
 	},
 	[OFQ_FIND_RESOURCE] = {
-		"SELECT fn::oid, owner::oid FROM orderflow.resources WHERE resource = $1",
+		"SELECT fn::text, owner::oid FROM orderflow.resources WHERE resource = $1",
 		1, {TEXTOID}
 	},
 	[OFQ_UPSERT_RESOURCE] = {
 		"INSERT INTO orderflow.resources (resource, fn, owner)"
-		" VALUES ($1, $2::regprocedure, $3::regrole)"
+		" VALUES ($1, $2, $3::regrole)"
 		" ON CONFLICT (resource, owner) DO UPDATE SET fn = EXCLUDED.fn,"
 		" created_at = pg_catalog.now()",
-		3, {TEXTOID, OIDOID, OIDOID}
+		3, {TEXTOID, TEXTOID, OIDOID}
 	},
 	[OFQ_EXECUTION_STATUS] = {
 		"SELECT status, owner::oid FROM orderflow.executions WHERE id = $1",
@@ -461,7 +461,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	/* the owner, whether deleted, and the grantees of one privilege */
 	[OFQ_PRIV_MACHINE] = {
 		"SELECT s.owner::oid, s.deleted_at IS NOT NULL,"
-		" ARRAY(SELECT p.grantee FROM orderflow.state_machine_privileges p"
+		" ARRAY(SELECT p.grantee::oid FROM orderflow.state_machine_privileges p"
 		" WHERE p.state_machine = s.name AND p.privilege = $2)"
 		" FROM orderflow.state_machines s WHERE s.name = $1",
 		2, {TEXTOID, TEXTOID}
@@ -472,12 +472,12 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	[OFQ_PRIV_GRANT] = {
 		"INSERT INTO orderflow.state_machine_privileges (state_machine, grantee, privilege, grantor)"
-		" VALUES ($1, $2, $3, $4::regrole) ON CONFLICT DO NOTHING",
+		" VALUES ($1, $2::regrole, $3, $4::regrole) ON CONFLICT DO NOTHING",
 		4, {TEXTOID, OIDOID, TEXTOID, OIDOID}
 	},
 	[OFQ_PRIV_REVOKE] = {
 		"DELETE FROM orderflow.state_machine_privileges"
-		" WHERE state_machine = $1 AND grantee = $2 AND privilege = $3",
+		" WHERE state_machine = $1 AND grantee::oid = $2 AND privilege = $3",
 		3, {TEXTOID, OIDOID, TEXTOID}
 	},
 	/* create_state_machine on a taken name: live or a tombstone? */

@@ -15,6 +15,8 @@ use Test::More;
 # A started cluster with orderflow installed in database postgres and its
 # pool of `workers` (default 2) running (one passing test says so).  Lines of
 # `conf` come last in postgresql.conf, so they may override the defaults.
+# extension => 0: preloaded, but no CREATE EXTENSION (a cluster to restore a
+# dump into); no test is run then.
 sub node
 {
 	my ($name, %opt) = @_;
@@ -33,6 +35,7 @@ sub node
 			@{ $opt{conf} // [] })
 		  . "\n");
 	$node->start;
+	return $node if defined $opt{extension} && !$opt{extension};
 	$node->safe_psql('postgres', 'CREATE EXTENSION orderflow');
 	ok( $node->poll_query_until(
 			'postgres',

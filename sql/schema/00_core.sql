@@ -35,13 +35,15 @@ CREATE TABLE orderflow.state_machines (
 /*
  * Privileges on a state machine granted by its owner
  * (orderflow.grant_state_machine); the owner has them all implicitly.
- * grantee 0 is PUBLIC.  grantor is the machine's owner, whoever (a member
- * of it, a superuser) made the grant, as PostgreSQL records grants.
+ * grantee 0 ('-' as text) is PUBLIC.  grantor is the machine's owner,
+ * whoever (a member of it, a superuser) made the grant, as PostgreSQL
+ * records grants.  Roles are regrole, so a dump names them (a restore into
+ * another cluster maps them by name), PUBLIC included.
  */
 CREATE TABLE orderflow.state_machine_privileges (
     state_machine   text        NOT NULL
                     REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
-    grantee         oid         NOT NULL,
+    grantee         regrole     NOT NULL,
     privilege       text        NOT NULL
                     CHECK (privilege IN ('START', 'READ', 'STOP', 'REDRIVE')),
     grantor         regrole     NOT NULL,
@@ -54,7 +56,10 @@ CREATE TABLE orderflow.state_machine_versions (
                     REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
     version         integer     NOT NULL CHECK (version > 0),
     definition      jsonb       NOT NULL,
-    -- Task Resource string -> function OID, fixed when the version is stored
+    -- Task/ItemReader Resource string -> function signature, fixed when the
+    -- version is stored: {"fulfil.pick": "fulfil.pick(jsonb)"}.  Signatures,
+    -- not OIDs: resolved when a backend loads the definition (definition.c),
+    -- so they survive a dump and restore
     resources       jsonb       NOT NULL DEFAULT '{}',
     created_by      regrole     NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -63,10 +68,14 @@ CREATE TABLE orderflow.state_machine_versions (
 
 -- one registration per resource string and owner: a definition binds its
 -- creator's own, else one of a role whose privileges the creator has, else
--- a superuser's (definition.c), so nobody squats a string for another role
+-- a superuser's (definition.c), so nobody squats a string for another role.
+-- fn is the function's signature as text, like the bindings of a version:
+-- a regprocedure column would make the restore's COPY of the whole table
+-- fail when one function is missing; text restores every registration, and
+-- a missing function fails only the definitions that try to bind it
 CREATE TABLE orderflow.resources (
     resource        text        NOT NULL,
-    fn              regprocedure NOT NULL,
+    fn              text        NOT NULL,
     owner           regrole     NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (resource, owner)
@@ -200,14 +209,14 @@ ALTER TABLE orderflow.execution_history ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY state_machine_privileges_visible ON orderflow.state_machine_privileges
     USING (pg_catalog.pg_has_role(CURRENT_USER, grantor::oid, 'USAGE')
-           OR grantee OPERATOR(pg_catalog.=) 0::oid
-           OR pg_catalog.pg_has_role(CURRENT_USER, grantee, 'USAGE'));
+           OR grantee::oid OPERATOR(pg_catalog.=) 0::oid
+           OR pg_catalog.pg_has_role(CURRENT_USER, grantee::oid, 'USAGE'));
 CREATE POLICY state_machines_visible ON orderflow.state_machines
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
            OR EXISTS (SELECT 1 FROM orderflow.state_machine_privileges AS p
                        WHERE p.state_machine OPERATOR(pg_catalog.=) name
-                         AND (p.grantee OPERATOR(pg_catalog.=) 0::oid
-                              OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee, 'USAGE'))));
+                         AND (p.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                              OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee::oid, 'USAGE'))));
 CREATE POLICY state_machine_versions_visible ON orderflow.state_machine_versions
     USING (EXISTS (SELECT 1 FROM orderflow.state_machines AS s
                     WHERE s.name OPERATOR(pg_catalog.=) state_machine));
@@ -221,8 +230,8 @@ CREATE POLICY executions_owner ON orderflow.executions
                               OR EXISTS (SELECT 1 FROM orderflow.state_machine_privileges AS p
                                           WHERE p.state_machine OPERATOR(pg_catalog.=) s.name
                                             AND p.privilege OPERATOR(pg_catalog.=) 'READ'
-                                            AND (p.grantee OPERATOR(pg_catalog.=) 0::oid
-                                                 OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee, 'USAGE'))))));
+                                            AND (p.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                                                 OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee::oid, 'USAGE'))))));
 CREATE POLICY execution_history_owner ON orderflow.execution_history
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
            OR EXISTS (SELECT 1 FROM orderflow.executions AS e
@@ -233,3 +242,15 @@ GRANT USAGE ON SCHEMA orderflow TO PUBLIC;
 GRANT SELECT ON orderflow.state_machines, orderflow.state_machine_versions,
     orderflow.state_machine_privileges, orderflow.resources,
     orderflow.executions, orderflow.execution_history TO PUBLIC;
+
+/*
+ * pg_dump writes the rows of these tables (extension members are left out
+ * otherwise): everything here is user data.  README "Backup and restore".
+ */
+SELECT pg_catalog.pg_extension_config_dump('orderflow.state_machines', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.state_machine_privileges', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.state_machine_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.resources', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.executions', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.join_counters', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.execution_history', '');

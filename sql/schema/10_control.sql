@@ -65,3 +65,7 @@ GRANT SELECT (execution_id, task_id, status, state_name, owner, activity, worker
               heartbeat_seconds, timeout_at, created_at, started_at, last_heartbeat,
               completed_at, error, cause)
     ON orderflow.task_tokens TO PUBLIC;
+
+-- user data: dumped by pg_dump (README "Backup and restore")
+SELECT pg_catalog.pg_extension_config_dump('orderflow.activities', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.task_tokens', '');

@@ -21,11 +21,12 @@
 ALTER TABLE orderflow.state_machines ADD COLUMN deleted_at timestamptz;
 ALTER TABLE orderflow.activities ADD COLUMN deleted_at timestamptz;
 
--- 0.1.0 had no grants: only owners (and superusers) used a state machine
+-- 0.1.0 had no grants: only owners (and superusers) used a state machine.
+-- grantee is regrole (0, '-', is PUBLIC): a dump names the role
 CREATE TABLE orderflow.state_machine_privileges (
     state_machine   text        NOT NULL
                     REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
-    grantee         oid         NOT NULL,
+    grantee         regrole     NOT NULL,
     privilege       text        NOT NULL
                     CHECK (privilege IN ('START', 'READ', 'STOP', 'REDRIVE')),
     grantor         regrole     NOT NULL,
@@ -54,14 +55,14 @@ ALTER TABLE orderflow.activities ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY state_machine_privileges_visible ON orderflow.state_machine_privileges
     USING (pg_catalog.pg_has_role(CURRENT_USER, grantor::oid, 'USAGE')
-           OR grantee OPERATOR(pg_catalog.=) 0::oid
-           OR pg_catalog.pg_has_role(CURRENT_USER, grantee, 'USAGE'));
+           OR grantee::oid OPERATOR(pg_catalog.=) 0::oid
+           OR pg_catalog.pg_has_role(CURRENT_USER, grantee::oid, 'USAGE'));
 CREATE POLICY state_machines_visible ON orderflow.state_machines
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
            OR EXISTS (SELECT 1 FROM orderflow.state_machine_privileges AS p
                        WHERE p.state_machine OPERATOR(pg_catalog.=) name
-                         AND (p.grantee OPERATOR(pg_catalog.=) 0::oid
-                              OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee, 'USAGE'))));
+                         AND (p.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                              OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee::oid, 'USAGE'))));
 CREATE POLICY state_machine_versions_visible ON orderflow.state_machine_versions
     USING (EXISTS (SELECT 1 FROM orderflow.state_machines AS s
                     WHERE s.name OPERATOR(pg_catalog.=) state_machine));
@@ -77,8 +78,8 @@ ALTER POLICY executions_owner ON orderflow.executions
                               OR EXISTS (SELECT 1 FROM orderflow.state_machine_privileges AS p
                                           WHERE p.state_machine OPERATOR(pg_catalog.=) s.name
                                             AND p.privilege OPERATOR(pg_catalog.=) 'READ'
-                                            AND (p.grantee OPERATOR(pg_catalog.=) 0::oid
-                                                 OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee, 'USAGE'))))));
+                                            AND (p.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                                                 OR pg_catalog.pg_has_role(CURRENT_USER, p.grantee::oid, 'USAGE'))))));
 ALTER POLICY execution_history_owner ON orderflow.execution_history
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner::oid, 'USAGE')
            OR EXISTS (SELECT 1 FROM orderflow.executions AS e
@@ -88,10 +89,57 @@ REVOKE ALL ON orderflow.state_machine_privileges FROM PUBLIC;
 GRANT SELECT ON orderflow.state_machine_privileges TO PUBLIC;
 
 /* ---------------------------------------------------------------------
- * Bindings by signature (DUMP helper, issue 11 item 1): the conversion of
- * state_machine_versions.resources from function OIDs to signatures, and
- * pg_extension_config_dump of the tables, go HERE.
+ * Bindings by signature (issue 11, dump and restore)
+ *
+ * 0.1.0 stored function OIDs: {"Resource": 16548} in
+ * state_machine_versions.resources and regprocedure in resources.fn; an
+ * OID means another function (or none) after a restore.  0.2.0 stores the
+ * signature, as regprocedureout prints it with search_path = pg_catalog
+ * (the function schema-qualified, argument types qualified unless in
+ * pg_catalog): the text the library resolves, with search_path pinned to
+ * pg_catalog, when it loads a definition.  A binding whose function is
+ * gone already becomes a text that resolves to nothing: executions that
+ * reach it fail with orderflow.TaskFunctionMissing, as they would have
+ * failed in 0.1.0.
  * --------------------------------------------------------------------- */
+
+SELECT pg_catalog.set_config('search_path', 'pg_catalog', true);
+
+UPDATE orderflow.state_machine_versions AS v
+   SET resources = (
+       SELECT pg_catalog.jsonb_object_agg(r.key,
+                CASE WHEN (r.value #>> '{}') OPERATOR(pg_catalog.!~) '^[0-9]+$'
+                     THEN r.value
+                     WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_proc AS p
+                                   WHERE p.oid OPERATOR(pg_catalog.=) (r.value #>> '{}')::pg_catalog.oid)
+                     THEN pg_catalog.to_jsonb((r.value #>> '{}')::pg_catalog.oid::pg_catalog.regprocedure::pg_catalog.text)
+                     ELSE pg_catalog.to_jsonb('(OID ' OPERATOR(pg_catalog.||) (r.value #>> '{}')
+                                              OPERATOR(pg_catalog.||) ', dropped before 0.2.0)')
+                END)
+         FROM pg_catalog.jsonb_each(v.resources) AS r)
+ WHERE v.resources OPERATOR(pg_catalog.<>) '{}'::pg_catalog.jsonb;
+
+-- regprocedureout prints the number of an OID whose function is gone,
+-- which the library never takes for a function (no parenthesis)
+ALTER TABLE orderflow.resources
+    ALTER COLUMN fn TYPE pg_catalog.text USING fn::pg_catalog.text;
+
+-- back to what ALTER EXTENSION set for the script (extension.c)
+SELECT pg_catalog.set_config('search_path', 'orderflow, pg_temp', true);
+
+/*
+ * pg_dump writes the rows of these tables (README "Backup and restore");
+ * 0.1.0 marked none, so its dumps held no state machine and no execution.
+ */
+SELECT pg_catalog.pg_extension_config_dump('orderflow.state_machines', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.state_machine_privileges', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.state_machine_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.resources', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.executions', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.join_counters', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.execution_history', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.activities', '');
+SELECT pg_catalog.pg_extension_config_dump('orderflow.task_tokens', '');
 
 /* ---------------------------------------------------------------------
  * Functions and views: nothing was dropped or changed its signature
