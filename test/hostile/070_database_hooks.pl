@@ -19,7 +19,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Hostile;
 
-my $node = Hostile::cluster('dbhooks');
+# every database (the default filter '' rather than OfCluster's 'postgres')
+my $node = Hostile::cluster('dbhooks', "orderflow.database = ''");
 Hostile::role($node, 'mallory');
 $node->safe_psql('postgres', 'ALTER ROLE mallory CREATEDB');
 
