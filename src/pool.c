@@ -350,6 +350,17 @@ of_wake_workers(void)
 			of_shared->rescan_requested = true;
 		}
 	}
+	else if (of_shared->dbs[cached].state == OF_DB_UNKNOWN &&
+			 !of_shared->dbs[cached].probe_wanted)
+	{
+		/*
+		 * Known but not probed yet (a copy of a template that holds the
+		 * extension, found in pg_database): work committed here proves the
+		 * extension, so it is probed like a reported database, not only
+		 * when a position happens to be free.
+		 */
+		of_shared->dbs[cached].probe_wanted = true;
+	}
 	db = cached;
 	if (db >= 0)
 		of_shared->dbs[db].wake_pending = true;

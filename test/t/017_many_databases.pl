@@ -238,6 +238,21 @@ ok( $node->poll_query_until(
 # --- ALTER DATABASE RENAME and DROP DATABASE of a served database ---
 ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'orderflow worker' AND datname = 'shop_b'"),
 	'an idle pool spreads: shop_b has a worker again');
+
+# --- a copy of a served database (CREATE DATABASE ... TEMPLATE) while every
+# worker is placed: work committed there gets it probed and served, not
+# only when a position happens to come free ---
+$node->safe_psql('postgres', 'CREATE DATABASE shop_copy TEMPLATE shop_a');
+$node->safe_psql('shop_copy', q{
+SELECT orderflow.create_state_machine('copy_pass', '{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "copied", "End": true}}}');
+SELECT orderflow.start_execution('copy_pass', '{}', 'in-the-copy');
+});
+ok($node->poll_query_until('shop_copy',
+		"SELECT status = 'SUCCEEDED' FROM orderflow.executions WHERE name = 'in-the-copy'"),
+	'an execution started in a copy of a served database runs');
+$node->safe_psql('postgres', 'DROP DATABASE shop_copy');
+ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'orderflow worker' AND datname = 'shop_b'"),
+	'shop_b has a worker again after the copy is dropped');
 $node->safe_psql('postgres', 'ALTER DATABASE shop_b RENAME TO shop_c');
 pass('ALTER DATABASE RENAME of a served database succeeds');
 ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'orderflow worker' AND datname = 'shop_c'"),
