@@ -239,7 +239,7 @@ run_prove() {
   # shellcheck disable=SC2086
   TESTDIR="$PWD/test" PG_REGRESS="$OF_PG_REGRESS" PGPORT="$(of_free_port)" \
   PERL5LIB="$OF_PGXS_DIR/src/test/perl:$PWD/test:$PWD/$dir${PERL5LIB:+:$PERL5LIB}" \
-    timeout --foreground -k 10 900 prove -I "$OF_PGXS_DIR/src/test/perl" -I test -I "$dir" $files >"$log" 2>&1
+    timeout --foreground -k 10 1500 prove -I "$OF_PGXS_DIR/src/test/perl" -I test -I "$dir" $files >"$log" 2>&1
   rc=$?
   of_stop_all_clusters "$PWD/test/tmp_check"
   show_log "$log"
