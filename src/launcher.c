@@ -66,6 +66,7 @@
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/varlena.h"
@@ -88,6 +89,8 @@
 #define OF_LEAVE_GRACE_MS		1000
 /* A busy database without a worker takes one from another busy one after */
 #define OF_SLICE_MS				5000
+/* A database that just went idle keeps its workers this long */
+#define OF_IDLE_GRACE_MS		2000
 
 /* What the launcher knows about one pool position (launcher-local) */
 typedef struct OfLauncherSlot
@@ -116,6 +119,14 @@ static bool launcher_out_of_slots = false;
 static bool launcher_table_full = false;
 /* When pg_database was last read */
 static TimestampTz last_scan = 0;
+/*
+ * Databases a probe found without the extension (OIDs, launcher-local, no
+ * size limit): never probed again unless CREATE/ALTER EXTENSION commits
+ * there or work is committed there (both put them back in the shared
+ * table).  So a role that creates many databases costs one worker start
+ * per database, once, and none of them holds a shared entry.
+ */
+static HTAB *absent_dbs = NULL;
 
 /* Register the launcher as a static background worker */
 void
@@ -215,21 +226,29 @@ typedef struct OfDbRow
  * launcher has the names only here.
  */
 static int
-of_read_pg_database(OfDbRow *rows, int max)
+of_read_pg_database(OfDbRow **rowsp)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
 	int			n = 0;
+	int			max = 64;
+	OfDbRow    *rows = palloc(sizeof(OfDbRow) * max);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL && n < max)
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database d = (Form_pg_database) GETSTRUCT(tup);
+
+		if (n == max)
+		{
+			max *= 2;
+			rows = repalloc(rows, sizeof(OfDbRow) * max);
+		}
 
 		rows[n].oid = d->oid;
 		rows[n].servable = !d->datistemplate && d->datallowconn &&
@@ -239,7 +258,26 @@ of_read_pg_database(OfDbRow *rows, int max)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	*rowsp = rows;
 	return n;
+}
+
+static int
+of_row_cmp(const void *a, const void *b)
+{
+	Oid			x = ((const OfDbRow *) a)->oid;
+	Oid			y = ((const OfDbRow *) b)->oid;
+
+	return (x > y) - (x < y);
+}
+
+/* The row of database dboid in the sorted rows[], NULL if none */
+static OfDbRow *
+of_row_of(OfDbRow *rows, int n, Oid dboid)
+{
+	OfDbRow		key = {.oid = dboid};
+
+	return bsearch(&key, rows, n, sizeof(OfDbRow), of_row_cmp);
 }
 
 /* How many registered workers database entry db has (launcher-local) */
@@ -261,43 +299,67 @@ of_registered_in(int db)
 static void
 of_scan_databases(void)
 {
-	OfDbRow    *rows = palloc(sizeof(OfDbRow) * OF_MAX_DATABASES * 2);
-	int			n = of_read_pg_database(rows, OF_MAX_DATABASES * 2);
+	OfDbRow    *rows;
+	int			n = of_read_pg_database(&rows);
 	bool		full = false;
+	HASH_SEQ_STATUS seq;
+	Oid		   *absent;
+
+	qsort(rows, n, sizeof(OfDbRow), of_row_cmp);
+
+	/* forget absent databases that were dropped */
+	hash_seq_init(&seq, absent_dbs);
+	while ((absent = hash_seq_search(&seq)) != NULL)
+	{
+		if (of_row_of(rows, n, *absent) == NULL)
+			(void) hash_search(absent_dbs, absent, HASH_REMOVE, NULL);
+	}
 
 	SpinLockAcquire(&of_shared->mutex);
 	of_shared->rescan_requested = false;
 	for (int i = 0; i < OF_MAX_DATABASES; i++)
 	{
 		OfDbEntry  *db = &of_shared->dbs[i];
-		bool		listed = false;
+		OfDbRow    *row;
 
 		if (db->dboid == InvalidOid)
 			continue;
-		for (int k = 0; k < n && !listed; k++)
-			listed = rows[k].oid == db->dboid;
-		if (!listed)
+		row = of_row_of(rows, n, db->dboid);
+		if (row == NULL)
 		{
 			db->eligible = false;
 			if (db->blocked_by == 0 && of_registered_in(i) == 0)
 				db->dboid = InvalidOid;
 		}
+		else
+			db->eligible = row->servable;
 	}
+
+	/*
+	 * New candidates (not known, not known to be without the extension)
+	 * are added while more than the reserve is free; the rest wait for
+	 * the next scan, when the probes of these have freed their entries.
+	 */
 	for (int k = 0; k < n; k++)
 	{
-		int			i = OfDbFind(rows[k].oid);
+		int			i;
 
-		if (i < 0 && !rows[k].servable)
-			continue;			/* keep the table for the databases we serve */
-		if (i < 0)
-			i = OfDbFindOrAdd(rows[k].oid);
-		if (i < 0)
+		if (!rows[k].servable || OfDbFind(rows[k].oid) >= 0 ||
+			hash_search(absent_dbs, &rows[k].oid, HASH_FIND, NULL) != NULL)
+			continue;
+		if (OfDbFreeEntries() <= OF_DB_RESERVE)
 		{
 			full = true;
-			continue;
+			break;
 		}
-		of_shared->dbs[i].eligible = rows[k].servable;
+		i = OfDbFindOrAdd(rows[k].oid);
+		of_shared->dbs[i].eligible = true;
 	}
+	/* only a table full of databases with the extension is worth a warning */
+	for (int i = 0; i < OF_MAX_DATABASES && full; i++)
+		full = of_shared->dbs[i].dboid == InvalidOid ||
+			of_shared->dbs[i].state != OF_DB_UNKNOWN;
+	full = full && OfDbFreeEntries() == 0;
 	SpinLockRelease(&of_shared->mutex);
 	pfree(rows);
 
@@ -305,10 +367,37 @@ of_scan_databases(void)
 		ereport(WARNING,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("orderflow serves at most %d databases", OF_MAX_DATABASES),
-				 errdetail("The other databases of the cluster are not served."),
+				 errdetail("The extension is installed in more databases; the others are not served."),
 				 errhint("List the databases to serve in \"orderflow.database\".")));
 	launcher_table_full = full;
 	last_scan = GetCurrentTimestamp();
+}
+
+/*
+ * Move the databases a probe found without the extension out of the
+ * shared table into absent_dbs, once none of our workers is there (and
+ * no CREATE EXTENSION asked for a new look meanwhile).
+ */
+static void
+of_forget_absent(void)
+{
+	for (int i = 0; i < OF_MAX_DATABASES; i++)
+	{
+		OfDbEntry  *db = &of_shared->dbs[i];
+		Oid			dboid = InvalidOid;
+
+		SpinLockAcquire(&of_shared->mutex);
+		if (db->dboid != InvalidOid && db->state == OF_DB_ABSENT &&
+			db->blocked_by == 0 && db->probe_gen == db->probe_gen_done &&
+			of_registered_in(i) == 0)
+		{
+			dboid = db->dboid;
+			db->dboid = InvalidOid;
+		}
+		SpinLockRelease(&of_shared->mutex);
+		if (OidIsValid(dboid))
+			(void) hash_search(absent_dbs, &dboid, HASH_ENTER, NULL);
+	}
 }
 
 
@@ -520,8 +609,7 @@ of_db_servable(int i, TimestampTz now)
 		db->probe_gen_done = db->probe_gen;
 		db->state = OF_DB_UNKNOWN;
 	}
-	else if ((db->state == OF_DB_ABSENT || db->state == OF_DB_OTHER) &&
-			 db->recheck_at <= now)
+	else if (db->state == OF_DB_OTHER && db->recheck_at <= now)
 		db->state = OF_DB_UNKNOWN;
 	return db->state == OF_DB_SERVED || db->state == OF_DB_UNKNOWN;
 }
@@ -555,9 +643,18 @@ of_count_workers(OfDbCount *cnt, TimestampTz now)
 			continue;
 		}
 		if (db->state == OF_DB_UNKNOWN)
-			cnt[i].busy = cnt[i].registered == 0;	/* one probe at a time */
-		else if (db->wake_pending || db->next_due <= now)
+		{
+			/* one probe at a time; only a wanted one competes for workers */
+			cnt[i].busy = cnt[i].registered == 0 && db->probe_wanted;
+			continue;
+		}
+		if (db->wake_pending || db->next_due <= now)
 			cnt[i].busy = true;
+		if (cnt[i].busy)
+			db->last_busy = now;
+		else if (cnt[i].alive > 0 && db->last_busy != 0 &&
+				 !TimestampDifferenceExceeds(db->last_busy, now, OF_IDLE_GRACE_MS))
+			cnt[i].busy = true; /* just went idle: keeps its workers a while */
 		if (!cnt[i].busy || cnt[i].alive > 0)
 			db->busy_since = 0;
 		else if (db->busy_since == 0)
@@ -626,8 +723,10 @@ of_release_stale_blocks(void)
 
 /*
  * The database the next free position should go to, -1 for none: the busy
- * one with the fewest workers (longest without a new one on a tie), else a
- * served one without a worker, else the served one with the fewest.
+ * one (or one reported by CREATE EXTENSION, to be probed) with the fewest
+ * workers (longest without a new one on a tie), else a served one without
+ * a worker, else a candidate to be probed, else the served one with the
+ * fewest.
  */
 static int
 of_pick_database(const OfDbCount *cnt, TimestampTz now)
@@ -647,16 +746,17 @@ of_pick_database(const OfDbCount *cnt, TimestampTz now)
 		{
 			if (cnt[i].registered > 0)
 				continue;
-			rank = 3;
+			/* a reported database first; mere candidates after the served */
+			rank = db->probe_wanted ? 6 : 3;
 		}
 		else if (db->state != OF_DB_SERVED)
 			continue;
 		else if (cnt[i].busy)
-			rank = 3;
+			rank = 6;
 		else if (cnt[i].alive == 0)
-			rank = 2;
+			rank = 4;
 		else
-			rank = 1;
+			rank = 2;
 		if (best < 0 || rank > rank_best ||
 			(rank == rank_best &&
 			 (cnt[i].alive < cnt[best].alive ||
@@ -803,19 +903,37 @@ of_launcher_nap(const OfDbCount *cnt, TimestampTz now, long nap)
 	{
 		OfDbEntry  *db = &of_shared->dbs[i];
 
-		if (db->blocked_by != 0)
+		if (db->blocked_by != 0 && of_registered_in(i) > 0)
 			nap = Min(nap, 100);	/* its workers' grace ends soon */
 		if (db->dboid == InvalidOid || !db->eligible)
 			continue;
 		if (db->restart_at > now)
 			nap = Min(nap, OfMsUntil(now, db->restart_at));
-		if ((db->state == OF_DB_ABSENT || db->state == OF_DB_OTHER) && db->recheck_at > now)
+		if (db->state == OF_DB_OTHER && db->recheck_at > now)
 			nap = Min(nap, OfMsUntil(now, db->recheck_at));
 		if (db->state == OF_DB_SERVED && cnt[i].alive == 0 && db->next_due > now &&
 			db->next_due != DT_NOEND)
 			nap = Min(nap, OfMsUntil(now, db->next_due));
+		/*
+		 * Deadlines still ahead only: once a slice or a grace is over, what
+		 * follows (a worker leaving) wakes us through bgw_notify_pid; a
+		 * deadline in the past must not turn the nap into a 10 ms loop
+		 * (orderflow.workers = 0 with work due, a victim in a long task).
+		 */
 		if (db->busy_since != 0)
-			nap = Min(nap, OfMsUntil(now, TimestampTzPlusMilliseconds(db->busy_since, OF_SLICE_MS)));
+		{
+			TimestampTz end = TimestampTzPlusMilliseconds(db->busy_since, OF_SLICE_MS);
+
+			if (end > now)
+				nap = Min(nap, OfMsUntil(now, end));
+		}
+		if (db->last_busy != 0 && cnt[i].alive > 0)
+		{
+			TimestampTz end = TimestampTzPlusMilliseconds(db->last_busy, OF_IDLE_GRACE_MS);
+
+			if (end > now)
+				nap = Min(nap, OfMsUntil(now, end) + 1);
+		}
 	}
 	return Max(nap, 10);
 }
@@ -845,6 +963,7 @@ of_place_workers(void)
 		(void) of_poll_worker(i, now, &started);
 	}
 	of_release_stale_blocks();
+	of_forget_absent();
 	of_stop_unwanted(target, now);
 
 	SpinLockAcquire(&of_shared->mutex);
@@ -969,6 +1088,15 @@ orderflow_launcher_main(Datum main_arg)
 			 errdetail("Keeping a pool of %d workers for the databases \"%s\" where the extension is installed.",
 					   of_target_workers(), of_database)));
 
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(Oid);
+		absent_dbs = hash_create("orderflow databases without the extension", 64,
+								 &ctl, HASH_ELEM | HASH_BLOBS);
+	}
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "orderflow launcher",
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)

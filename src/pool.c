@@ -219,6 +219,8 @@ OfDbFindOrAdd(Oid dboid)
 		db->state = OF_DB_UNKNOWN;
 		db->eligible = false;	/* until the launcher has checked the filter */
 		db->probe_gen = db->probe_gen_done = 0;
+		db->probe_wanted = false;
+		db->last_busy = 0;
 		db->warned = false;
 		db->recheck_at = 0;
 		db->wake_pending = false;
@@ -233,6 +235,17 @@ OfDbFindOrAdd(Oid dboid)
 		return i;
 	}
 	return -1;
+}
+
+/* See pool.h */
+int
+OfDbFreeEntries(void)
+{
+	int			n = 0;
+
+	for (int i = 0; i < OF_MAX_DATABASES; i++)
+		n += of_shared->dbs[i].dboid == InvalidOid;
+	return n;
 }
 
 /* See pool.h */
@@ -325,12 +338,27 @@ of_wake_workers(void)
 	SpinLockAcquire(&of_shared->mutex);
 	if (cached < 0 || of_shared->dbs[cached].dboid != MyDatabaseId)
 		cached = OfDbFind(MyDatabaseId);
+	if (cached < 0)
+	{
+		/*
+		 * Work committed here, so the extension is here: a database the
+		 * launcher has not probed yet (or found without it before a
+		 * restart of the launcher) is to be probed first.
+		 */
+		cached = OfDbFindOrAdd(MyDatabaseId);
+		if (cached >= 0)
+		{
+			of_shared->dbs[cached].probe_gen++;
+			of_shared->dbs[cached].probe_wanted = true;
+			of_shared->rescan_requested = true;
+		}
+	}
 	db = cached;
 	if (db >= 0)
 		of_shared->dbs[db].wake_pending = true;
 	SpinLockRelease(&of_shared->mutex);
 	if (db < 0)
-		return;					/* not a database the pool knows (yet) */
+		return;					/* the table is full of served databases */
 	pg_atomic_fetch_add_u64(&of_shared->dbs[db].work_count, 1);
 	if (!OfWakeOneIdle(db, -1))
 		OfWakeLauncher();

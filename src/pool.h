@@ -32,8 +32,15 @@
 
 /* Upper bound of orderflow.workers (see its definition in orderflow.c) */
 #define OF_MAX_WORKERS			64
-/* Most databases the launcher keeps track of */
+/*
+ * Most databases the launcher keeps in shared memory: those with the
+ * extension and those waiting for a probe (databases found without it are
+ * remembered in the launcher's own memory, without limit).  The last
+ * OF_DB_RESERVE entries are kept for databases someone reported (CREATE
+ * EXTENSION): the periodic scan never fills them with mere candidates.
+ */
 #define OF_MAX_DATABASES		256
+#define OF_DB_RESERVE			16
 /* Executions whose task ignored its timeout and was ended (pool.c) */
 #define OF_MAX_IGNORED_TIMEOUTS	64
 
@@ -55,6 +62,9 @@ typedef struct OfDbEntry
 	bool		eligible;		/* allowed by orderflow.database, connectable */
 	uint32		probe_gen;		/* bumped when CREATE/ALTER EXTENSION commits */
 	uint32		probe_gen_done;	/* launcher: the probe_gen it acted on */
+	bool		probe_wanted;	/* UNKNOWN because someone said the extension
+								 * may be there (CREATE/ALTER EXTENSION, a
+								 * commit of work): probed first */
 	bool		warned;			/* the OTHER warning was given */
 	TimestampTz recheck_at;		/* ABSENT/OTHER: probe again after this */
 	/* demand, see of_db_busy() in launcher.c */
@@ -72,6 +82,7 @@ typedef struct OfDbEntry
 	TimestampTz restart_at;
 	TimestampTz last_started;	/* when it last got a worker (round robin) */
 	TimestampTz busy_since;		/* busy without a worker since (for slices) */
+	TimestampTz last_busy;		/* when it was last seen busy (idle grace) */
 } OfDbEntry;
 
 /* One pool position's entry */
@@ -123,6 +134,8 @@ extern OfSharedData *of_shared;
 extern int	OfDbFind(Oid dboid);
 /* Index of dboid's entry, added (UNKNOWN) if missing; -1 if full.  Mutex held. */
 extern int	OfDbFindOrAdd(Oid dboid);
+/* Number of free entries.  Mutex held. */
+extern int	OfDbFreeEntries(void);
 /* Wake the launcher (no-op when none runs) */
 extern void OfWakeLauncher(void);
 /* Wake one idle worker of database entry db other than slot except */

@@ -210,6 +210,7 @@ OfRestoreRelease(TimestampTz now)
 		{
 			db->state = OF_DB_UNKNOWN;
 			db->probe_gen_done = db->probe_gen; /* this probe covers them */
+			db->probe_wanted = true;	/* the extension is there: probe now */
 		}
 	}
 	SpinLockRelease(&of_shared->mutex);

@@ -203,6 +203,8 @@ of_worker_leave_database(OfSchemaStatus status, const char *installed,
 		db->state = OF_DB_OTHER;
 		db->recheck_at = TimestampTzPlusMilliseconds(now, OF_OTHER_RECHECK_MS);
 	}
+	if (db->state != OF_DB_UNKNOWN)
+		db->probe_wanted = false;
 	db->next_due = DT_NOEND;
 	db->wake_pending = false;
 	of_shared->slots[my_slot].did_work = false;
@@ -274,18 +276,28 @@ of_schema_status(char **installed)
 	return status;
 }
 
-/* A probe found the extension at our version: the database is served */
+/*
+ * A probe found the extension at our version: the database is served.
+ * The launcher is told at once: it places the rest of the pool there
+ * (it would otherwise wait for its next periodic look).
+ */
 static void
 of_mark_served(void)
 {
+	bool		news = false;
+
 	SpinLockAcquire(&of_shared->mutex);
 	if (of_shared->dbs[my_db].state != OF_DB_SERVED)
 	{
 		of_shared->dbs[my_db].state = OF_DB_SERVED;
 		of_shared->dbs[my_db].warned = false;
+		of_shared->dbs[my_db].probe_wanted = false;
+		news = true;
 	}
 	of_shared->slots[my_slot].connected = true;
 	SpinLockRelease(&of_shared->mutex);
+	if (news)
+		OfWakeLauncher();
 }
 
 /*

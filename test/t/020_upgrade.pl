@@ -207,8 +207,8 @@ $new->append_conf('postgresql.conf', "port = " . $new->port . "\n");
 my $log_start = -s $new->logfile // 0;
 $new->start;
 ok( $new->poll_query_until('postgres',
-		"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'orderflow worker'"),
-	'the new library is preloaded and its workers run');
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'orderflow launcher'"),
+	'the new library is preloaded and its launcher runs');
 is($new->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'orderflow'"),
 	'0.1.0', 'the database still holds the 0.1.0 SQL objects');
 
