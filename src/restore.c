@@ -12,8 +12,8 @@
  * definitions, join counters or task tokens are not there yet, and write
  * history events that a later COPY collides with.
  *
- * So the pool leaves a database alone while a pg_restore session is
- * connected to it.  pg_restore always connects with application_name
+ * So the pool leaves a database alone while a pg_restore session of a
+ * superuser is connected to it.  pg_restore always connects with application_name
  * 'pg_restore' (its fallback_application_name; PGAPPNAME or
  * application_name in the connection string override it, and then this
  * does not see it: README says so).  The backend status array in shared
@@ -34,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #if PG_VERSION_NUM >= 140000
@@ -55,12 +56,13 @@
 /* ... and serves one again after no pg_restore session for this long */
 #define OF_RESTORE_GRACE_MS		2000
 
-/* Is this backend a pg_restore session (by its application_name)? */
+/* Is this backend a superuser's pg_restore session (application_name)? */
 bool
 OfIsRestoreSession(void)
 {
 	return application_name != NULL &&
-		strcmp(application_name, OF_RESTORE_APPNAME) == 0;
+		strcmp(application_name, OF_RESTORE_APPNAME) == 0 &&
+		superuser_arg(GetSessionUserId());
 }
 
 /* The backend status snapshot: taken by the first fetch, dropped here */
@@ -75,19 +77,26 @@ of_forget_status_snapshot(void)
 }
 
 /*
- * Pid of a client backend connected to dboid whose application_name is
- * pg_restore's, other than this backend; 0 if none.  Reads a copy of the
- * shared backend status array (no catalog, no lock but its change counts)
- * and drops the copy again, so call it outside a transaction that might
- * look at pg_stat_activity itself.
+ * Pid of a client backend of a superuser connected to dboid whose
+ * application_name is pg_restore's, other than this backend; 0 if none.
+ * Reads a copy of the shared backend status array (no catalog, no lock but
+ * its change counts) and drops the copy again, so call it outside a
+ * transaction that might look at pg_stat_activity itself.  Only a
+ * superuser's session counts: anyone who may connect could otherwise name
+ * a session pg_restore and hold every execution of the database still
+ * (restoring orderflow takes a superuser anyway: CREATE EXTENSION).  That
+ * check reads pg_authid, only for a session that looks like pg_restore.
  */
 int
 OfRestoreSessionIn(Oid dboid)
 {
 	int			n = pgstat_fetch_stat_numbackends();
+	int			pids[8];
+	Oid			roles[8];
+	int			found = 0;
 	int			pid = 0;
 
-	for (int i = 1; i <= n && pid == 0; i++)
+	for (int i = 1; i <= n && found < lengthof(pids); i++)
 	{
 #if PG_VERSION_NUM >= 170000
 		LocalPgBackendStatus *local = pgstat_get_local_beentry_by_index(i);
@@ -103,9 +112,29 @@ OfRestoreSessionIn(Oid dboid)
 			be->st_backendType == B_BACKEND && be->st_databaseid == dboid &&
 			be->st_appname != NULL &&
 			strcmp(be->st_appname, OF_RESTORE_APPNAME) == 0)
-			pid = be->st_procpid;
+		{
+			pids[found] = be->st_procpid;
+			roles[found++] = be->st_userid;
+		}
 	}
 	of_forget_status_snapshot();
+	if (found == 0)
+		return 0;
+
+	/* superuser_arg reads the (shared) pg_authid: in a transaction */
+	if (IsTransactionState())
+	{
+		for (int k = 0; k < found && pid == 0; k++)
+			pid = superuser_arg(roles[k]) ? pids[k] : 0;
+	}
+	else
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		for (int k = 0; k < found && pid == 0; k++)
+			pid = superuser_arg(roles[k]) ? pids[k] : 0;
+		CommitTransactionCommand();
+	}
 	return pid;
 }
 

@@ -10,9 +10,9 @@
 
 #include "utils/timestamp.h"
 
-/* Is this backend a pg_restore session (by its application_name)? */
+/* Is this backend a superuser's pg_restore session (application_name)? */
 extern bool OfIsRestoreSession(void);
-/* Pid of a pg_restore session connected to dboid (not this one), 0 if none */
+/* Pid of a superuser's pg_restore session in dboid (not this one), or 0 */
 extern int	OfRestoreSessionIn(Oid dboid);
 /* The same for this backend's database, looked at most once a second */
 extern int	OfRestoreSessionHere(void);

@@ -223,16 +223,42 @@ SELECT count(*) FROM orderflow.executions e
                                 WHERE execution_id = e.id)}),
 		'0', "$name: next_event_id follows the history");
 	is(log_errors(slurp_file($node->logfile)), 0, "$name: no ERROR in the server log");
-	$node->stop;
+	return $node;
 }
 
-restore_and_check('modes_plain', 'pg_restore -d', undef, 'pg_restore', '-d', 'DB', $dump);
-restore_and_check('modes_jobs', 'pg_restore -j 2', undef, 'pg_restore', '-j', '2', '-d', 'DB', $dump);
+restore_and_check('modes_plain', 'pg_restore -d', undef, 'pg_restore', '-d', 'DB', $dump)->stop;
+restore_and_check('modes_jobs', 'pg_restore -j 2', undef, 'pg_restore', '-j', '2', '-d', 'DB', $dump)->stop;
 
 # a plain-format dump fed to psql in autocommit, named as README says
 my $plain = PostgreSQL::Test::Utils::tempdir() . '/orderflow.sql';
 command_ok([ 'pg_restore', '-f', $plain, $dump ], 'the dump as a plain-format script');
-restore_and_check('modes_psql', 'PGAPPNAME=pg_restore psql -f', 'pg_restore',
+my $node = restore_and_check('modes_psql', 'PGAPPNAME=pg_restore psql -f', 'pg_restore',
 	'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'DB', '-f', $plain);
+
+# Only a superuser's session counts: a role that may merely connect names
+# its session pg_restore and stays; the workers go on serving.
+my $log_at = -s $node->logfile;
+my ($in, $out, $err) = ('', '', '');
+my $squatter;
+{
+	local $ENV{PGAPPNAME} = 'pg_restore';
+	$squatter = IPC::Run::start([ 'psql', '-X', '-U', 'dr_app', '-d', $node->connstr('postgres'), '-c', 'SELECT pg_sleep(600)' ],
+		'<', \$in, '>', \$out, '2>', \$err);
+}
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'pg_restore' AND usename = 'dr_app'"),
+	'a non-superuser session named pg_restore is connected');
+$node->safe_psql('postgres', q{SET ROLE dr_app;
+SELECT count(orderflow.start_execution('dr_quick', jsonb_build_object('key', 'after-' || g), 'after-' || g))
+  FROM generate_series(1, 20) AS g;});
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 20 FROM orderflow.executions WHERE name LIKE 'after-%' AND status = 'SUCCEEDED'"),
+	'... and the workers serve the database all the same');
+unlike(substr(slurp_file($node->logfile), $log_at), qr/orderflow workers leave database/,
+	'... without leaving it');
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_restore' AND usename = 'dr_app'");
+$squatter->finish;
+$node->stop;
 
 done_testing();
