@@ -7,6 +7,8 @@
  *   CREATE / ALTER EXTENSION orderflow: when the transaction commits, the
  *     launcher is told to look at this database again (a probe worker
  *     finds the new version), instead of waiting for its periodic look.
+ *     Run by pg_restore, it marks the database RESTORING at once, so no
+ *     worker starts there before the restore's rows are in (restore.c).
  *   DROP EXTENSION orderflow: before it runs, the database's workers leave
  *     (as for DROP DATABASE below) and none comes back until the
  *     transaction ends.  DROP EXTENSION takes AccessExclusiveLock on the
@@ -50,6 +52,7 @@
 
 #include "orderflow.h"
 #include "pool.h"
+#include "restore.h"
 
 /* Longest wait for a database's workers to exit before a DROP DATABASE */
 #define OF_STOP_WAIT_MS			5000
@@ -359,6 +362,8 @@ of_process_utility(PlannedStmt *pstmt, const char *queryString,
 				{
 					of_hooks_ensure_callback();
 					probe_at_commit = true;
+					if (OfIsRestoreSession() && OfRestoreMark(MyDatabaseId, MyProcPid))
+						OfRestoreLogLeave(get_database_name(MyDatabaseId), MyProcPid);
 				}
 				break;
 			case T_AlterExtensionStmt:

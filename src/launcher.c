@@ -22,7 +22,9 @@
  * there (a probe) looks; it then stays as a worker when the extension is
  * there at the library's version (SERVED), and leaves it otherwise
  * (ABSENT, OTHER: looked at again after a while, or as soon as CREATE or
- * ALTER EXTENSION orderflow commits there).
+ * ALTER EXTENSION orderflow commits there).  A database where pg_restore
+ * is connected is RESTORING and gets no worker until it is gone
+ * (restore.c).
  *
  * Placing the workers (of_place_workers).  A database is busy when it has
  * due work: a session committed new work no worker has seen yet, one of
@@ -71,6 +73,7 @@
 
 #include "orderflow.h"
 #include "pool.h"
+#include "restore.h"
 
 /* A worker that dies sooner than this after starting "died quickly" */
 #define OF_QUICK_DEATH_MS		10000
@@ -598,6 +601,9 @@ of_db_servable(int i, TimestampTz now)
 
 	if (db->dboid == InvalidOid || !db->eligible || db->blocked_by != 0)
 		return false;
+	/* a restore's own CREATE EXTENSION must not end its RESTORING state */
+	if (db->state == OF_DB_RESTORING)
+		return false;
 	if (db->probe_gen != db->probe_gen_done)
 	{
 		db->probe_gen_done = db->probe_gen;
@@ -678,8 +684,8 @@ of_stop_unwanted(int target, TimestampTz now)
 		db = &of_shared->dbs[ls->db];
 		SpinLockAcquire(&of_shared->mutex);
 		blocked = db->blocked_by != 0;
-		unwanted = !db->eligible ||
-			db->state == OF_DB_ABSENT || db->state == OF_DB_OTHER;
+		unwanted = !db->eligible || db->state == OF_DB_ABSENT ||
+			db->state == OF_DB_OTHER || db->state == OF_DB_RESTORING;
 		unwanted = unwanted && !of_shared->slots[i].leave;
 		SpinLockRelease(&of_shared->mutex);
 		if (i >= target)
@@ -886,7 +892,8 @@ of_rebalance(const OfDbCount *cnt, int target, TimestampTz now)
 /*
  * How long the launcher may sleep: until a backoff ends, a departed
  * database's due time comes, an ABSENT/OTHER database is to be looked at
- * again, a time slice ends, or pg_database is to be read again.
+ * again, a time slice ends, or pg_database is to be read again (and at
+ * most until a RESTORING database is looked at again: of_place_workers).
  */
 static long
 of_launcher_nap(const OfDbCount *cnt, TimestampTz now, long nap)
@@ -945,7 +952,10 @@ of_place_workers(void)
 	long		nap = OF_LAUNCHER_NAP_MS;
 	bool		no_slot = false;
 	OfDbCount  *cnt = palloc(sizeof(OfDbCount) * OF_MAX_DATABASES);
+	long		restore_nap = OfRestoreRelease(now);
 
+	if (restore_nap >= 0)
+		nap = Min(nap, restore_nap);
 	for (int i = 0; i < OF_MAX_WORKERS; i++)
 	{
 		bool		started;

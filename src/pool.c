@@ -156,7 +156,9 @@ OfWorkersServeDatabase(Oid dboid)
 		OfDbEntry  *db = &of_shared->dbs[i];
 
 		serves = db->eligible &&
-			(db->state == OF_DB_SERVED || db->state == OF_DB_UNKNOWN || db->probe_gen != db->probe_gen_done);
+			(db->state == OF_DB_SERVED || db->state == OF_DB_UNKNOWN ||
+			 db->state == OF_DB_RESTORING ||	/* serves it after the restore */
+			 db->probe_gen != db->probe_gen_done);
 	}
 	SpinLockRelease(&of_shared->mutex);
 	return serves;
@@ -224,6 +226,7 @@ OfDbFindOrAdd(Oid dboid)
 		db->wake_pending = false;
 		db->next_due = DT_NOEND;
 		db->blocked_by = 0;
+		db->restore_seen_at = 0;
 		db->last_purge = 0;
 		db->quick_deaths = 0;
 		db->restart_at = 0;

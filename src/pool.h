@@ -50,7 +50,8 @@ typedef enum OfDbState
 	OF_DB_UNKNOWN,				/* not looked at yet: a worker must probe it */
 	OF_DB_SERVED,				/* the extension is installed at our version */
 	OF_DB_ABSENT,				/* no extension orderflow there */
-	OF_DB_OTHER					/* installed at another version: left alone */
+	OF_DB_OTHER,				/* installed at another version: left alone */
+	OF_DB_RESTORING				/* pg_restore is connected: left alone (restore.c) */
 } OfDbState;
 
 /* One database's entry (dboid == InvalidOid: a free entry) */
@@ -72,6 +73,8 @@ typedef struct OfDbEntry
 	pg_atomic_uint64 work_count;	/* bumped when a commit created work */
 	/* DROP/ALTER DATABASE, CREATE DATABASE ... TEMPLATE in progress */
 	pid_t		blocked_by;		/* backend running it, 0 if none */
+	/* RESTORING: when a pg_restore session was last seen there (restore.c) */
+	TimestampTz restore_seen_at;
 	/* retention: when a worker of this database last purged */
 	TimestampTz last_purge;
 	/* launcher-only: restart backoff of workers that die quickly */

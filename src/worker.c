@@ -11,6 +11,10 @@
  * that committed new work.  After every batch it reports its database's
  * demand (pool.h) and leaves if the launcher asked it to.
  *
+ * A worker leaves a database where a pg_restore session is connected, at
+ * its first batch or within a second of the session connecting (restore.c
+ * says why and when the pool comes back).
+ *
  * A worker whose database has no extension orderflow (a probe that found
  * none, or DROP EXTENSION) or has it at another version (awaiting ALTER
  * EXTENSION UPDATE) leaves it: one LOG line, or one WARNING for the
@@ -41,6 +45,7 @@
 
 #include "orderflow.h"
 #include "pool.h"
+#include "restore.h"
 #include "version.h"
 
 /* Pause after an error in a worker iteration, so errors cannot flood */
@@ -219,6 +224,32 @@ of_worker_leave_database(OfSchemaStatus status, const char *installed,
 	else
 		elog(DEBUG1, "orderflow worker leaves database \"%s\": no extension at version %s there",
 			 dbname, OF_EXTVERSION);
+	proc_exit(0);
+}
+
+/*
+ * A pg_restore session (pid) is connected to this worker's database: mark
+ * the database RESTORING for the launcher and leave, before a batch could
+ * touch rows the restore has not finished loading.  The first to see the
+ * restore says so in the log.  Outside a transaction.
+ */
+static void
+of_worker_leave_for_restore(int pid)
+{
+	if (OfRestoreMark(MyDatabaseId, pid))
+	{
+		char	   *dbname;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		dbname = get_database_name(MyDatabaseId);
+		OfRestoreLogLeave(dbname ? dbname : "?", pid);
+		CommitTransactionCommand();
+	}
+	SpinLockAcquire(&of_shared->mutex);
+	of_shared->slots[my_slot].did_work = false;
+	of_shared->slots[my_slot].clean_exit = true;
+	SpinLockRelease(&of_shared->mutex);
 	proc_exit(0);
 }
 
@@ -606,6 +637,7 @@ orderflow_worker_main(Datum main_arg)
 		long		next_due_ms;
 		uint64		work_seen;
 		int			steps;
+		int			restore_pid;
 
 		MemoryContextReset(worker_loop_cxt);
 		MemoryContextSwitchTo(worker_loop_cxt);
@@ -618,6 +650,8 @@ orderflow_worker_main(Datum main_arg)
 		}
 		if (of_asked_to_leave())
 			of_worker_leave();
+		if ((restore_pid = OfRestoreSessionHere()) != 0)
+			of_worker_leave_for_restore(restore_pid);
 
 		/*
 		 * More work may be due right away: loop without sleeping, and let an

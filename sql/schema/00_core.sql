@@ -40,9 +40,17 @@ CREATE TABLE orderflow.state_machines (
  * records grants.  Roles are regrole, so a dump names them (a restore into
  * another cluster maps them by name), PUBLIC included.
  */
+/*
+ * No foreign key to state_machines, here or in state_machine_versions:
+ * pg_dump records no order between the data of an extension's tables, so
+ * `pg_restore -j` would COPY them concurrently and a key check would fail
+ * (README "Backup and restore").  State machines are never deleted (a
+ * tombstone stays, deleted_at; delete_state_machine deletes versions and
+ * grants itself), so the key's ON DELETE CASCADE never ran, and orderflow's
+ * functions insert versions and grants only for a machine they found.
+ */
 CREATE TABLE orderflow.state_machine_privileges (
-    state_machine   text        NOT NULL
-                    REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
+    state_machine   text        NOT NULL,
     grantee         regrole     NOT NULL,
     privilege       text        NOT NULL
                     CHECK (privilege IN ('START', 'READ', 'STOP', 'REDRIVE')),
@@ -52,8 +60,7 @@ CREATE TABLE orderflow.state_machine_privileges (
 
 CREATE TABLE orderflow.state_machine_versions (
     definition_id   uuid        PRIMARY KEY,
-    state_machine   text        NOT NULL
-                    REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
+    state_machine   text        NOT NULL,
     version         integer     NOT NULL CHECK (version > 0),
     definition      jsonb       NOT NULL,
     -- Task/ItemReader Resource string -> function signature, fixed when the

@@ -24,14 +24,18 @@ ALTER TABLE orderflow.activities ADD COLUMN deleted_at timestamptz;
 -- 0.1.0 had no grants: only owners (and superusers) used a state machine.
 -- grantee is regrole (0, '-', is PUBLIC): a dump names the role
 CREATE TABLE orderflow.state_machine_privileges (
-    state_machine   text        NOT NULL
-                    REFERENCES orderflow.state_machines (name) ON DELETE CASCADE,
+    state_machine   text        NOT NULL,
     grantee         regrole     NOT NULL,
     privilege       text        NOT NULL
                     CHECK (privilege IN ('START', 'READ', 'STOP', 'REDRIVE')),
     grantor         regrole     NOT NULL,
     PRIMARY KEY (state_machine, grantee, privilege)
 );
+
+-- no foreign keys between extension tables: pg_restore -j loads their data
+-- concurrently (see sql/schema/00_core.sql)
+ALTER TABLE orderflow.state_machine_versions
+    DROP CONSTRAINT state_machine_versions_state_machine_fkey;
 
 -- one registration per resource string and owner (was: per string); every
 -- existing row stays unique under the wider key
