@@ -154,8 +154,8 @@ claim_tombstone(const char *name, Oid caller)
 	OfRestoreIdentity(&sw);
 	if (SPI_processed == 0)
 		elog(ERROR, "orderflow: state machine \"%s\" conflicted but cannot be found", name);
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_owner_deleted_owner, &isnull));
+	deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_owner_deleted_deleted, &isnull));
 	if (!deleted)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -221,8 +221,8 @@ lock_state_machine(const char *name, Oid *owner)
 				 errmsg("state machine \"%s\" does not exist", name),
 				 errhint("Create it with orderflow.create_state_machine().")));
 	tup = SPI_tuptable->vals[0];
-	*owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-	return DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+	*owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_state_machine_owner, &isnull));
+	return DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_state_machine_latest_version, &isnull));
 }
 
 PG_FUNCTION_INFO_V1(orderflow_update_state_machine);
@@ -361,7 +361,7 @@ abort_running_executions(const char *name)
 		bool		isnull;
 
 		memcpy(&ids[i], DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[i],
-													SPI_tuptable->tupdesc, 1, &isnull)),
+													SPI_tuptable->tupdesc, Anum_abort_running_id, &isnull)),
 			   sizeof(pg_uuid_t));
 	}
 	for (uint64 i = 0; i < n; i++)
@@ -374,8 +374,8 @@ abort_running_executions(const char *name)
 
 		OfExecQuery(OFQ_LOCK_EXECUTION, &idarg, NULL, false, 1);
 		tup = SPI_tuptable->vals[0];
-		owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-		next_event_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_owner, &isnull));
+		next_event_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_next_event_id, &isnull));
 		abort_execution(&ids[i], owner, next_event_id, "States.Aborted",
 						"the state machine was deleted");
 	}
@@ -404,7 +404,7 @@ orderflow_delete_state_machine(PG_FUNCTION_ARGS)
 	check_owner("state machine", name, owner);
 	OfBecomeExtensionOwner(&sw);
 	OfExecQuery(OFQ_COUNT_RUNNING, &arg, NULL, false, 1);
-	running = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	running = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_count_count, &isnull));
 	if (running > 0 && !force)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
@@ -550,9 +550,9 @@ latest_definition(const char *name, pg_uuid_t *id, int *version)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("state machine \"%s\" does not exist", name),
 				 errhint("Create it with orderflow.create_state_machine().")));
-	memcpy(id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+	memcpy(id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_latest_definition_definition_id, &isnull)),
 		   sizeof(pg_uuid_t));
-	*version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	*version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_latest_definition_version, &isnull));
 }
 
 /* An execution with this name exists: same input returns it, other input fails */
@@ -570,9 +570,9 @@ existing_execution(const char *state_machine, const char *name, Jsonb *input, Oi
 	OfExecQuery(OFQ_FIND_EXECUTION_BY_NAME, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		elog(ERROR, "orderflow: execution \"%s\" conflicted but cannot be found", name);
-	memcpy(id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+	memcpy(id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_find_execution_id, &isnull)),
 		   sizeof(pg_uuid_t));
-	existing_input = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	existing_input = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_find_execution_input, &isnull));
 
 	/*
 	 * Another role's execution is neither returned (its id would let the
@@ -581,7 +581,7 @@ existing_execution(const char *state_machine, const char *name, Jsonb *input, Oi
 	 */
 	if (!has_privs_of_role(caller,
 						   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 3, &isnull))))
+														  SPI_tuptable->tupdesc, Anum_find_execution_owner, &isnull))))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("execution name \"%s\" of state machine \"%s\" is already taken",
@@ -732,8 +732,8 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 					 errmsg("execution %s does not exist",
 							DatumGetCString(DirectFunctionCall1(uuid_out, arg))),
 					 errhint("You only see executions your role started or may READ.")));
-		status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_wait_status_status, &isnull));
+		xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_wait_status_xmin, &isnull));
 		if (strcmp(status, "RUNNING") != 0 || GetCurrentTimestamp() >= deadline)
 			break;
 		if (TransactionIdIsCurrentTransactionId(xmin))
@@ -794,9 +794,9 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("execution %s does not exist", DatumGetCString(DirectFunctionCall1(uuid_out, arg)))));
 	tup = SPI_tuptable->vals[0];
-	status = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-	owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-	next_event_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+	status = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_status, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_owner, &isnull));
+	next_event_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_next_event_id, &isnull));
 	OfCheckExecutionPrivilege(id, owner, "STOP");
 	if (strcmp(status, "RUNNING") != 0)
 		ereport(ERROR,

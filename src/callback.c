@@ -274,8 +274,8 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 		no_such_task();
 	}
 	tup = SPI_tuptable->vals[0];
-	exec_status = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-	exec_owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	exec_status = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_status, &isnull));
+	exec_owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_owner, &isnull));
 
 	v[1] = PointerGetDatum(hash);
 	OfExecQuery(OFQ_TOKEN_FIND, v, NULL, false, 1);
@@ -285,9 +285,9 @@ token_call(text *token_text, TokenAction action, Jsonb *output,
 		no_such_task();
 	}
 	tup = SPI_tuptable->vals[0];
-	task_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-	task_status = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-	v[2] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull);
+	task_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_token_find_task_id, &isnull));
+	task_status = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_token_find_status, &isnull));
+	v[2] = SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_token_find_activity_owner, &isnull);
 	if (!isnull)
 		activity_owner = DatumGetObjectId(v[2]);
 	OfRestoreIdentity(&sw);
@@ -451,8 +451,8 @@ activity_owner(const char *name, bool *deleted)
 	OfExecQuery(OFQ_ACTIVITY_FIND, &arg, NULL, false, 1);
 	if (SPI_processed == 0)
 		return InvalidOid;
-	*deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_owner_deleted_deleted, &isnull));
+	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_owner_deleted_owner, &isnull));
 }
 
 /* The refusal for a role without the activity owner's privileges */
@@ -577,10 +577,10 @@ claim_activity_task(const char *activity, const char *worker_name,
 	{
 		tup = SPI_tuptable->vals[0];
 		memcpy(execution_id.data,
-			   DatumGetUUIDP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull))->data,
+			   DatumGetUUIDP(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_activity_claim_execution_id, &isnull))->data,
 			   UUID_LEN);
-		*input = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-		hb = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
+		*input = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_activity_claim_input, &isnull));
+		hb = SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_activity_claim_heartbeat_seconds, &isnull);
 		if (!isnull)
 		{
 			/* the heartbeat clock starts now: be due by its deadline */

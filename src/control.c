@@ -82,16 +82,16 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 				 errmsg("execution %s does not exist", OfUuidText(id))));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	status = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
-	owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-	event_id = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-	(void) SPI_getbinval(tup, desc, 4, &has_state);
+	status = TextDatumGetCString(SPI_getbinval(tup, desc, Anum_redrive_lock_status, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(tup, desc, Anum_redrive_lock_owner, &isnull));
+	event_id = DatumGetInt32(SPI_getbinval(tup, desc, Anum_redrive_lock_next_event_id, &isnull));
+	(void) SPI_getbinval(tup, desc, Anum_redrive_lock_current_state, &has_state);
 	has_state = !has_state;
-	is_child = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-	started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
-	timeout_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+	is_child = DatumGetBool(SPI_getbinval(tup, desc, Anum_redrive_lock_is_child, &isnull));
+	started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, Anum_redrive_lock_started_at, &isnull));
+	timeout_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, Anum_redrive_lock_timeout_at, &isnull));
 	has_timeout = !isnull;
-	redrives = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+	redrives = DatumGetInt32(SPI_getbinval(tup, desc, Anum_redrive_lock_redrive_count, &isnull));
 
 	OfCheckExecutionPrivilege(id, owner, "REDRIVE");
 	if (is_child)
@@ -222,7 +222,7 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("state machine \"%s\" does not exist", sm),
 				 errhint("Create it with orderflow.create_state_machine().")));
-	memcpy(&def_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+	memcpy(&def_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_latest_definition_definition_id, &isnull)),
 		   sizeof(pg_uuid_t));
 	/* before anything runs (start_execution checks again) */
 	OfCheckStartPrivilege(sm);
@@ -250,12 +250,12 @@ orderflow_start_sync_execution(PG_FUNCTION_ARGS)
 	 * copied to the caller's memory context first.
 	 */
 	oldcxt = MemoryContextSwitchTo(caller_cxt);
-	status = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
-	arg = SPI_getbinval(tup, desc, 2, &isnull);
+	status = TextDatumGetCString(SPI_getbinval(tup, desc, Anum_execution_result_status, &isnull));
+	arg = SPI_getbinval(tup, desc, Anum_execution_result_output, &isnull);
 	if (!isnull)
 		output = DatumGetJsonbPCopy(arg);
-	error = SPI_getvalue(tup, desc, 3);
-	cause = SPI_getvalue(tup, desc, 4);
+	error = SPI_getvalue(tup, desc, Anum_execution_result_error);
+	cause = SPI_getvalue(tup, desc, Anum_execution_result_cause);
 	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
 

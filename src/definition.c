@@ -191,7 +191,7 @@ find_registered_resource(const char *resource, const char **problem)
 	{
 		bool		isnull;
 		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc, 2, &isnull));
+														   SPI_tuptable->tupdesc, Anum_find_resource_owner, &isnull));
 		int			rank;
 
 		if (owner == creator)
@@ -205,7 +205,7 @@ find_registered_resource(const char *resource, const char **problem)
 		if (rank < best_rank)
 		{
 			best_rank = rank;
-			best = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			best = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, Anum_find_resource_fn);
 			at_best = 1;
 		}
 		else if (rank == best_rank)
@@ -270,8 +270,8 @@ activity_resource_ok(const char *activity, char *message, size_t message_size)
 	OfRestoreIdentity(&sw);
 	if (SPI_processed > 0)
 	{
-		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_owner_deleted_owner, &isnull));
+		deleted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_owner_deleted_deleted, &isnull));
 		if (!has_privs_of_role(creator, owner))
 		{
 			snprintf(message, message_size,
@@ -870,10 +870,10 @@ load_definition(pg_uuid_t *id, Size *size)
 	def = MemoryContextAllocZero(cxt, sizeof(OfDefinition));
 	def->cxt = cxt;
 	memcpy(&def->id, id, sizeof(pg_uuid_t));
-	def->state_machine = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 1));
-	def->version = atoi(SPI_getvalue(tup, desc, 2));
-	text = SPI_getvalue(tup, desc, 3);
-	resources = SPI_getvalue(tup, desc, 4);
+	def->state_machine = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, Anum_load_definition_state_machine));
+	def->version = atoi(SPI_getvalue(tup, desc, Anum_load_definition_version));
+	text = SPI_getvalue(tup, desc, Anum_load_definition_definition);
+	resources = SPI_getvalue(tup, desc, Anum_load_definition_resources);
 	def->machine = parse_stored_definition(text, cxt);
 	load_bindings(def, resources);
 	resolve_bindings(def);

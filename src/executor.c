@@ -337,9 +337,9 @@ load_root_info(ExecRun *run)
 	if (SPI_processed == 0)
 		elog(ERROR, "orderflow: the root of execution %s is gone", run->id_text);
 	tup = SPI_tuptable->vals[0];
-	run->root_name = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-	run->root_input = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-	run->root_started_at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+	run->root_name = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_root_info_name, &isnull));
+	run->root_input = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_root_info_input, &isnull));
+	run->root_started_at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_root_info_started_at, &isnull));
 }
 
 /* Build $$ for the current state (callback of OfEvalEnv) */
@@ -1201,20 +1201,20 @@ resume_parked_task(ExecRun *run, OfState *state)
 							  psprintf("the parked task of state \"%s\" is gone", state->name));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	task_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-	status = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
-	(void) SPI_getbinval(tup, desc, 6, &isnull);
+	task_id = DatumGetInt32(SPI_getbinval(tup, desc, Anum_token_open_task_id, &isnull));
+	status = TextDatumGetCString(SPI_getbinval(tup, desc, Anum_token_open_status, &isnull));
+	(void) SPI_getbinval(tup, desc, Anum_token_open_activity, &isnull);
 	is_activity = !isnull;
 	prefix = is_activity ? "Activity" : "Task";
 
 	if (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0)
 	{
-		char	   *worker = SPI_getvalue(tup, desc, 12);
-		char	   *error = SPI_getvalue(tup, desc, 4);
-		char	   *cause = SPI_getvalue(tup, desc, 5);
+		char	   *worker = SPI_getvalue(tup, desc, Anum_token_open_worker_name);
+		char	   *error = SPI_getvalue(tup, desc, Anum_token_open_error);
+		char	   *cause = SPI_getvalue(tup, desc, Anum_token_open_cause);
 		Jsonb	   *output = NULL;
 
-		d = SPI_getbinval(tup, desc, 3, &isnull);
+		d = SPI_getbinval(tup, desc, Anum_token_open_output, &isnull);
 		if (!isnull)
 			output = DatumGetJsonbPCopy(d);
 		v[1] = Int32GetDatum(task_id);
@@ -1252,7 +1252,7 @@ resume_parked_task(ExecRun *run, OfState *state)
 	}
 
 	/* still waiting: has a deadline passed? */
-	d = SPI_getbinval(tup, desc, 11, &isnull);
+	d = SPI_getbinval(tup, desc, Anum_token_open_timeout_at, &isnull);
 	if (!isnull)
 	{
 		deadline = DatumGetTimestampTz(d);
@@ -1260,15 +1260,15 @@ resume_parked_task(ExecRun *run, OfState *state)
 		if (now >= deadline)
 			timeout_error = OF_ERR_TIMEOUT;
 	}
-	d = SPI_getbinval(tup, desc, 10, &isnull);
+	d = SPI_getbinval(tup, desc, Anum_token_open_heartbeat_seconds, &isnull);
 	if (!isnull && timeout_error == NULL && strcmp(status, "started") == 0)
 	{
 		bool		beat_null;
-		TimestampTz beat = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &beat_null));
+		TimestampTz beat = DatumGetTimestampTz(SPI_getbinval(tup, desc, Anum_token_open_last_heartbeat, &beat_null));
 		TimestampTz hb_deadline;
 
 		if (beat_null)
-			beat = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &beat_null));
+			beat = DatumGetTimestampTz(SPI_getbinval(tup, desc, Anum_token_open_created_at, &beat_null));
 		hb_deadline = TimestampTzPlusMilliseconds(beat, (int64) DatumGetInt32(d) * 1000);
 		if (now >= hb_deadline)
 			timeout_error = OF_ERR_HEARTBEAT;
@@ -1285,7 +1285,7 @@ resume_parked_task(ExecRun *run, OfState *state)
 		if (is_activity && strcmp(status, "started") == 0)
 		{
 			json_object *sd = json_object_new_object();
-			char	   *worker = SPI_getvalue(tup, desc, 12);
+			char	   *worker = SPI_getvalue(tup, desc, Anum_token_open_worker_name);
 
 			if (worker != NULL)
 				json_object_object_add(sd, "workerName", json_object_new_string(worker));
@@ -1546,7 +1546,7 @@ OfCancelDescendants(pg_uuid_t *parent_id, int tag, const char *error, const char
 	v[4] = CStringGetTextDatum(cause);
 	/* one statement aborts them and writes their ExecutionAborted events */
 	OfExecQuery(OFQ_CANCEL_DESCENDANTS, v, n, false, 0);
-	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_count_count, &isnull));
 	if (tag <= 0)
 		OfExecQuery(OFQ_DELETE_PARENT_COUNTERS, v, NULL, false, 0);
 	if (count > 0)
@@ -1571,11 +1571,11 @@ child_counts(pg_uuid_t *parent_id, int tag, int64 *running, int64 *failed, int64
 	if (SPI_processed == 0)
 		return;
 	tup = SPI_tuptable->vals[0];
-	*running = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-	*failed = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-	*total = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-	*tol_count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
-	*tol_pct = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 5, &isnull));
+	*running = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_child_counts_pending, &isnull));
+	*failed = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_child_counts_failed, &isnull));
+	*total = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_child_counts_total, &isnull));
+	*tol_count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_child_counts_tolerated_count, &isnull));
+	*tol_pct = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_child_counts_tolerated_percentage, &isnull));
 }
 
 /*
@@ -1740,12 +1740,12 @@ apply_join_delta(JoinDelta *d)
 	if (SPI_processed == 0)
 		return;					/* the parent joined or failed already */
 	tup = SPI_tuptable->vals[0];
-	pending = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)) - d->ended;
-	failed = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)) + d->failed;
-	total = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-	next_queued = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
-	tol_count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 5, &isnull));
-	tol_pct = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 6, &isnull));
+	pending = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_pending, &isnull)) - d->ended;
+	failed = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_failed, &isnull)) + d->failed;
+	total = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_total, &isnull));
+	next_queued = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_next_queued, &isnull));
+	tol_count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_tolerated_count, &isnull));
+	tol_pct = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_tolerated_percentage, &isnull));
 	new_next = Min(total, next_queued + d->ended);
 	args[2] = Int32GetDatum(pending);
 	args[3] = Int32GetDatum(failed);
@@ -1950,6 +1950,12 @@ typedef struct ItemSource
 
 #define READER_FETCH 1000
 
+/* The reader query, "SELECT r FROM reader($1) AS r" (open_item_reader): its one column */
+enum
+{
+	Anum_item_reader_r = 1
+};
+
 /* Fetch the next batch of reader rows, as the execution's owner */
 static void
 fetch_reader_batch(ItemSource *src)
@@ -2006,7 +2012,8 @@ next_item(ItemSource *src, json_object **item)
 		src->too_many = true;
 		return false;
 	}
-	d = SPI_getbinval(src->batch->vals[src->batch_pos++], src->batch->tupdesc, 1, &isnull);
+	d = SPI_getbinval(src->batch->vals[src->batch_pos++], src->batch->tupdesc, Anum_item_reader_r,
+					  &isnull);
 	/* measured before it is converted: a 1 GB row must not reach json-c */
 	if (!isnull && VARSIZE_ANY(DatumGetPointer(d)) > (Size) of_max_payload_bytes)
 	{
@@ -2403,7 +2410,7 @@ collect_results(ExecRun *run, json_object **out, OfError *err)
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
 	if (n > 0 &&
-		DatumGetInt64(SPI_getbinval(tuptable->vals[n - 1], tuptable->tupdesc, 5, &isnull)) >
+		DatumGetInt64(SPI_getbinval(tuptable->vals[n - 1], tuptable->tupdesc, Anum_child_results_running, &isnull)) >
 		of_max_payload_bytes)
 		return of_fail(err, OF_ERR_DATA_LIMIT,
 					   "the results of the %s's branches or iterations are over orderflow.max_payload_size (%d bytes)",
@@ -2412,8 +2419,8 @@ collect_results(ExecRun *run, json_object **out, OfError *err)
 	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tup = tuptable->vals[i];
-		char	   *status = TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull));
-		Datum		result = SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull);
+		char	   *status = TextDatumGetCString(SPI_getbinval(tup, tuptable->tupdesc, Anum_child_results_status, &isnull));
+		Datum		result = SPI_getbinval(tup, tuptable->tupdesc, Anum_child_results_output, &isnull);
 
 		CHECK_FOR_INTERRUPTS();
 		if (strcmp(status, "SUCCEEDED") == 0)
@@ -2422,8 +2429,8 @@ collect_results(ExecRun *run, json_object **out, OfError *err)
 		{
 			/* a tolerated Map failure: its error in the iteration's place */
 			json_object *e = json_object_new_object();
-			char	   *error = SPI_getvalue(tup, tuptable->tupdesc, 3);
-			char	   *cause = SPI_getvalue(tup, tuptable->tupdesc, 4);
+			char	   *error = SPI_getvalue(tup, tuptable->tupdesc, Anum_child_results_error);
+			char	   *cause = SPI_getvalue(tup, tuptable->tupdesc, Anum_child_results_cause);
 
 			if (error)
 				json_object_object_add(e, "Error", json_object_new_string(error));
@@ -2449,8 +2456,8 @@ first_child_failure(ExecRun *run, char **error, char **cause)
 	*cause = NULL;
 	if (SPI_processed > 0)
 	{
-		*error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		*cause = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		*error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_first_child_failure_error);
+		*cause = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_first_child_failure_cause);
 	}
 	if (*error == NULL)
 		*error = pstrdup(OF_ERR_BRANCH_FAILED);
@@ -2667,52 +2674,57 @@ get_attempts(ExecRun *run, HeapTuple tup, TupleDesc desc, int col)
 	run->n_attempts = n;
 }
 
-/* The columns that link a child execution to its parent (17 to 22) */
+/* The columns that link a child execution to its parent, and its variables */
 static void
 get_child_columns(ExecRun *run, HeapTuple tup, TupleDesc desc)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, 17, &isnull);
+	Datum		d = SPI_getbinval(tup, desc, Anum_claimed_parent_id, &isnull);
 
 	run->is_child = !isnull;
 	if (run->is_child)
 	{
 		memcpy(&run->parent_id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
-		memcpy(&run->root_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 18, &isnull)), sizeof(pg_uuid_t));
-		run->parent_state = get_text(tup, desc, 19);
-		run->branch_index = DatumGetInt32(SPI_getbinval(tup, desc, 20, &isnull));
-		run->parent_tag = DatumGetInt32(SPI_getbinval(tup, desc, 21, &isnull));
+		memcpy(&run->root_id, DatumGetUUIDP(SPI_getbinval(tup, desc, Anum_claimed_root_id, &isnull)),
+			   sizeof(pg_uuid_t));
+		run->parent_state = get_text(tup, desc, Anum_claimed_parent_state);
+		run->branch_index = DatumGetInt32(SPI_getbinval(tup, desc, Anum_claimed_branch_index, &isnull));
+		run->parent_tag = DatumGetInt32(SPI_getbinval(tup, desc, Anum_claimed_parent_tag, &isnull));
 	}
-	d = SPI_getbinval(tup, desc, 22, &isnull);
+	d = SPI_getbinval(tup, desc, Anum_claimed_children_tag, &isnull);
 	run->children_tag = isnull ? 0 : DatumGetInt32(d);
-	run->loaded_variables = get_jsonb(tup, desc, 23);
+	run->loaded_variables = get_jsonb(tup, desc, Anum_claimed_variables);
 }
 
-/* Fill an ExecRun from one claimed row (see OFQ_CLAIM_DUE's columns) */
+/* Fill an ExecRun from one claimed row (OF_CLAIMED_COLUMNS, storage.c) */
 static void
 load_run(ExecRun *run, HeapTuple tup, TupleDesc desc)
 {
 	bool		isnull;
 
 	memset(run, 0, sizeof(*run));
-	memcpy(&run->id, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)), sizeof(pg_uuid_t));
+	memcpy(&run->id, DatumGetUUIDP(SPI_getbinval(tup, desc, Anum_claimed_id, &isnull)),
+		   sizeof(pg_uuid_t));
 	strlcpy(run->id_text, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&run->id))),
 			sizeof(run->id_text));
-	memcpy(&run->definition_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull)), sizeof(pg_uuid_t));
-	run->state_machine = get_text(tup, desc, 3);
-	run->version = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-	run->name = get_text(tup, desc, 5);
-	run->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
-	run->input = get_jsonb(tup, desc, 7);
-	run->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
-	run->loaded_state_name = get_text(tup, desc, 9);
-	run->loaded_state_input = get_jsonb(tup, desc, 10);
-	run->entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 11, &isnull));
-	run->retry_count = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
-	get_attempts(run, tup, desc, 13);
-	run->phase = get_text(tup, desc, 14);
-	run->next_event_id = DatumGetInt32(SPI_getbinval(tup, desc, 15, &isnull));
-	run->timeout_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 16, &isnull));
+	memcpy(&run->definition_id,
+		   DatumGetUUIDP(SPI_getbinval(tup, desc, Anum_claimed_definition_id, &isnull)),
+		   sizeof(pg_uuid_t));
+	run->state_machine = get_text(tup, desc, Anum_claimed_state_machine);
+	run->version = DatumGetInt32(SPI_getbinval(tup, desc, Anum_claimed_version, &isnull));
+	run->name = get_text(tup, desc, Anum_claimed_name);
+	run->owner = DatumGetObjectId(SPI_getbinval(tup, desc, Anum_claimed_owner, &isnull));
+	run->input = get_jsonb(tup, desc, Anum_claimed_input);
+	run->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, Anum_claimed_started_at, &isnull));
+	run->loaded_state_name = get_text(tup, desc, Anum_claimed_current_state);
+	run->loaded_state_input = get_jsonb(tup, desc, Anum_claimed_state_input);
+	run->entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, Anum_claimed_state_entered_at,
+														&isnull));
+	run->retry_count = DatumGetInt32(SPI_getbinval(tup, desc, Anum_claimed_retry_count, &isnull));
+	get_attempts(run, tup, desc, Anum_claimed_retrier_attempts);
+	run->phase = get_text(tup, desc, Anum_claimed_phase);
+	run->next_event_id = DatumGetInt32(SPI_getbinval(tup, desc, Anum_claimed_next_event_id, &isnull));
+	run->timeout_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, Anum_claimed_timeout_at, &isnull));
 	run->has_timeout = !isnull;
 	run->status = "RUNNING";
 	get_child_columns(run, tup, desc);
@@ -2778,7 +2790,7 @@ child_still_wanted(ExecRun *run)
 	args[1] = Int32GetDatum(run->parent_tag);
 	OfExecQuery(OFQ_PARENT_WAITING, args, NULL, false, 1);
 	wanted = SPI_processed > 0 &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_parent_waiting_waiting, &isnull)) &&
 		!isnull;
 	if (!wanted)
 	{
@@ -2998,7 +3010,7 @@ next_due_ms(void)
 	OfExecQuery(OFQ_NEXT_DUE, &arg, NULL, true, 1);
 	if (SPI_processed == 0)
 		return -1;
-	due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_next_due_due_at, &isnull));
 	TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);
 	return secs * 1000 + usecs / 1000;
 }
@@ -3084,7 +3096,7 @@ OfCheckNotHeldByBatch(pg_uuid_t *id)
 	OfExecQuery(OFQ_EXECUTION_ROOT, &arg, NULL, true, 1);
 	if (SPI_processed == 0)
 		return;
-	memcpy(&root, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+	memcpy(&root, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_execution_root_root_id, &isnull)),
 		   sizeof(pg_uuid_t));
 	for (int i = 0; i < held.n; i++)
 	{
@@ -3288,7 +3300,7 @@ OfRunExecutionTree(pg_uuid_t *root_id)
 			/* nothing due now: done, or sleep until a retry is due */
 			OfExecQuery(OFQ_TREE_NEXT_DUE, &arg, NULL, false, 1);
 			due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 1, &isnull));
+													SPI_tuptable->tupdesc, Anum_next_due_due_at, &isnull));
 			if (isnull)
 				break;
 			TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);

@@ -141,9 +141,9 @@ machine_privilege_row(const char *state_machine, const char *privilege,
 		return false;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	*owner = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-	*deleted = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)),
+	*owner = DatumGetObjectId(SPI_getbinval(tup, desc, Anum_priv_machine_owner, &isnull));
+	*deleted = DatumGetBool(SPI_getbinval(tup, desc, Anum_priv_machine_deleted, &isnull));
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, Anum_priv_machine_grantees, &isnull)),
 					  OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, NULL, &n);
 	*grantees = palloc(sizeof(Oid) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -209,7 +209,7 @@ OfCheckExecutionPrivilege(pg_uuid_t *execution, Oid exec_owner, const char *priv
 		state_machine = NULL;
 	else
 		state_machine = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull));
+														  SPI_tuptable->tupdesc, Anum_priv_execution_machine_state_machine, &isnull));
 	if (state_machine != NULL &&
 		OfHasStateMachinePrivilege(state_machine, privilege, caller))
 		return;

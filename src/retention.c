@@ -37,7 +37,7 @@ OfPurgeBefore(TimestampTz cutoff, int max_executions)
 	OfExecQuery(OFQ_PURGE, v, NULL, false, 0);
 	if (SPI_processed == 0)
 		return 0;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_count_count, &isnull);
 	return isnull ? 0 : DatumGetInt64(d);
 }
 

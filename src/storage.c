@@ -31,13 +31,14 @@ typedef struct OfQueryDef
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[MAX_QUERY_ARGS];
+	int			natts;			/* result columns (storage.h), 0: returns no rows */
 } OfQueryDef;
 
 /*
- * The columns every claim returns, in the order load_run (executor.c)
- * reads them: one list, so that no claim can leave one out (the tree claim
- * of start_sync_execution once lacked `variables`, and its runs lost their
- * workflow variables).
+ * The columns every claim returns, named by Anum_claimed_* (storage.h),
+ * through which load_run (executor.c) reads them: one list, so that no
+ * claim can leave one out (the tree claim of start_sync_execution once
+ * lacked `variables`, and its runs lost their workflow variables).
  */
 #define OF_CLAIMED_COLUMNS \
 	"SELECT id, definition_id, state_machine, version, name, owner::oid, input," \
@@ -55,7 +56,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" WHERE due_at <= $1 AND NOT (deferred AND owner::oid = ANY ($3))"
 		" ORDER BY due_at LIMIT $2"
 		" FOR UPDATE SKIP LOCKED",
-		3, {TIMESTAMPTZOID, INT4OID, OIDARRAYOID}
+		3, {TIMESTAMPTZOID, INT4OID, OIDARRAYOID},
+		Natts_claimed
 	},
 	/*
 	 * OFQ_NEXT_DUE: first entry of executions_due.  Both skip the tasks
@@ -66,7 +68,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"SELECT due_at FROM orderflow.executions"
 		" WHERE due_at IS NOT NULL AND NOT (deferred AND owner::oid = ANY ($1))"
 		" ORDER BY due_at LIMIT 1",
-		1, {OIDARRAYOID}
+		1, {OIDARRAYOID},
+		Natts_next_due
 	},
 	/* OFQ_UPDATE_EXECUTION: primary key; HOT when due_at stays NULL */
 	[OFQ_UPDATE_EXECUTION] = {
@@ -93,14 +96,16 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_LOAD_DEFINITION] = {
 		"SELECT state_machine, version, definition::text, resources::text"
 		" FROM orderflow.state_machine_versions WHERE definition_id = $1",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_load_definition
 	},
 	[OFQ_LATEST_DEFINITION] = {
 		"SELECT v.definition_id, v.version FROM orderflow.state_machines s"
 		" JOIN orderflow.state_machine_versions v"
 		" ON v.state_machine = s.name AND v.version = s.latest_version"
 		" WHERE s.name = $1 AND s.deleted_at IS NULL",
-		1, {TEXTOID}
+		1, {TEXTOID},
+		Natts_latest_definition
 	},
 	[OFQ_INSERT_EXECUTION] = {
 		"INSERT INTO orderflow.executions (id, state_machine, version, definition_id,"
@@ -113,7 +118,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	[OFQ_FIND_EXECUTION_BY_NAME] = {
 		"SELECT id, input, owner::oid FROM orderflow.executions WHERE state_machine = $1 AND name = $2",
-		2, {TEXTOID, TEXTOID}
+		2, {TEXTOID, TEXTOID},
+		Natts_find_execution
 	},
 	[OFQ_INSERT_STATE_MACHINE] = {
 		"INSERT INTO orderflow.state_machines (name, latest_version, owner)"
@@ -129,7 +135,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_LOCK_STATE_MACHINE] = {
 		"SELECT latest_version, owner::oid FROM orderflow.state_machines"
 		" WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
-		1, {TEXTOID}
+		1, {TEXTOID},
+		Natts_lock_state_machine
 	},
 	[OFQ_BUMP_VERSION] = {
 		"UPDATE orderflow.state_machines SET latest_version = $2, updated_at = pg_catalog.now()"
@@ -140,12 +147,14 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_COUNT_RUNNING] = {
 		"SELECT pg_catalog.count(*) FROM orderflow.executions"
 		" WHERE state_machine = $1 AND status = 'RUNNING'",
-		1, {TEXTOID}
+		1, {TEXTOID},
+		Natts_count
 	},
 	[OFQ_ABORT_RUNNING] = {
 		"SELECT id FROM orderflow.executions"
 		" WHERE state_machine = $1 AND status = 'RUNNING' FOR UPDATE",
-		1, {TEXTOID}
+		1, {TEXTOID},
+		Natts_abort_running
 	},
 	/* a tombstone: the name stays with its owner; versions and grants go */
 	[OFQ_DELETE_STATE_MACHINE] = {
@@ -157,7 +166,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	[OFQ_FIND_RESOURCE] = {
 		"SELECT fn::text, owner::oid FROM orderflow.resources WHERE resource = $1",
-		1, {TEXTOID}
+		1, {TEXTOID},
+		Natts_find_resource
 	},
 	[OFQ_UPSERT_RESOURCE] = {
 		"INSERT INTO orderflow.resources (resource, fn, owner)"
@@ -168,12 +178,14 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	[OFQ_EXECUTION_STATUS] = {
 		"SELECT status, owner::oid FROM orderflow.executions WHERE id = $1",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_execution_status
 	},
 	[OFQ_LOCK_EXECUTION] = {
 		"SELECT status, owner::oid, next_event_id, current_state"
 		" FROM orderflow.executions WHERE id = $1 FOR UPDATE",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_lock_execution
 	},
 	[OFQ_STOP_EXECUTION] = {
 		"UPDATE orderflow.executions SET status = 'ABORTED', error = $2, cause = $3,"
@@ -182,12 +194,14 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	[OFQ_EXTENSION_OWNER] = {
 		"SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'orderflow'",
-		0, {0}
+		0, {0},
+		Natts_extension_owner
 	},
 	/* runs as the caller: row level security decides what is visible */
 	[OFQ_WAIT_STATUS] = {
 		"SELECT status, xmin FROM orderflow.executions WHERE id = $1",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_wait_status
 	},
 	[OFQ_INSERT_CHILD] = {
 		"INSERT INTO orderflow.executions (id, state_machine, version, definition_id,"
@@ -204,13 +218,15 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_PARENT_WAITING] = {
 		"SELECT status = 'RUNNING' AND phase = 'children' AND children_tag = $2"
 		" FROM orderflow.executions WHERE id = $1",
-		2, {UUIDOID, INT4OID}
+		2, {UUIDOID, INT4OID},
+		Natts_parent_waiting
 	},
 	/* OFQ_CHILD_COUNTS and the next three: primary key of join_counters */
 	[OFQ_CHILD_COUNTS] = {
 		"SELECT pending, failed, total, tolerated_count, tolerated_percentage"
 		" FROM orderflow.join_counters WHERE parent_id = $1 AND parent_tag = $2",
-		2, {UUIDOID, INT4OID}
+		2, {UUIDOID, INT4OID},
+		Natts_child_counts
 	},
 	[OFQ_INSERT_COUNTERS] = {
 		"INSERT INTO orderflow.join_counters (parent_id, parent_tag, total, pending, next_queued,"
@@ -220,7 +236,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_LOCK_COUNTERS] = {
 		"SELECT pending, failed, total, next_queued, tolerated_count, tolerated_percentage"
 		" FROM orderflow.join_counters WHERE parent_id = $1 AND parent_tag = $2 FOR UPDATE",
-		2, {UUIDOID, INT4OID}
+		2, {UUIDOID, INT4OID},
+		Natts_lock_counters
 	},
 	[OFQ_UPDATE_COUNTERS] = {
 		"UPDATE orderflow.join_counters SET pending = $3, failed = $4, next_queued = $5"
@@ -259,13 +276,15 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"            FROM orderflow.executions"
 		"           WHERE parent_id = $1 AND parent_tag = $2) AS c) AS r"
 		" WHERE running - size <= $3 ORDER BY branch_index",
-		3, {UUIDOID, INT4OID, INT8OID}
+		3, {UUIDOID, INT4OID, INT8OID},
+		Natts_child_results
 	},
 	[OFQ_FIRST_CHILD_FAILURE] = {
 		"SELECT error, cause FROM orderflow.executions"
 		" WHERE parent_id = $1 AND parent_tag = $2 AND status <> 'RUNNING' AND status <> 'SUCCEEDED'"
 		" ORDER BY stopped_at, branch_index LIMIT 1",
-		2, {UUIDOID, INT4OID}
+		2, {UUIDOID, INT4OID},
+		Natts_first_child_failure
 	},
 	[OFQ_WAKE] = {
 		"UPDATE orderflow.executions SET due_at = $2 WHERE id = $1 AND status = 'RUNNING'",
@@ -303,11 +322,13 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" SELECT u.id, u.event_id, u.event_id - 1, 'ExecutionAborted', $3,"
 		" pg_catalog.jsonb_build_object('error', $4, 'cause', $5), u.owner FROM u)"
 		" SELECT pg_catalog.count(*) FROM u",
-		5, {UUIDOID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID}
+		5, {UUIDOID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID},
+		Natts_count
 	},
 	[OFQ_ROOT_INFO] = {
 		"SELECT name, input, started_at FROM orderflow.executions WHERE id = $1",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_root_info
 	},
 
 	/* ---- callbacks and activities: primary key of task_tokens ---- */
@@ -331,7 +352,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" FROM orderflow.task_tokens"
 		" WHERE execution_id = $1 AND status IN ('scheduled', 'started', 'succeeded', 'failed')"
 		" ORDER BY task_id DESC LIMIT 1 FOR UPDATE",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_token_open
 	},
 	[OFQ_TOKEN_SET_STATUS] = {
 		"UPDATE orderflow.task_tokens SET status = $3,"
@@ -345,7 +367,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" (SELECT a.owner::oid FROM orderflow.activities a WHERE a.name = t.activity)"
 		" FROM orderflow.task_tokens t"
 		" WHERE t.execution_id = $1 AND t.token_hash = $2 FOR UPDATE OF t",
-		2, {UUIDOID, BYTEAOID}
+		2, {UUIDOID, BYTEAOID},
+		Natts_token_find
 	},
 	[OFQ_TOKEN_COMPLETE] = {
 		"UPDATE orderflow.task_tokens SET status = $3, output = $4, error = $5, cause = $6,"
@@ -372,7 +395,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	[OFQ_ACTIVITY_FIND] = {
 		"SELECT owner::oid, deleted_at IS NOT NULL FROM orderflow.activities WHERE name = $1",
-		1, {TEXTOID}
+		1, {TEXTOID},
+		Natts_owner_deleted
 	},
 	/* a tombstone: only the owner can create the name again */
 	[OFQ_ACTIVITY_DELETE] = {
@@ -394,7 +418,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" WHERE t.execution_id = c.execution_id AND t.task_id = c.task_id"
 		" AND t.status = 'scheduled'"
 		" RETURNING t.execution_id, t.input, t.heartbeat_seconds",
-		4, {TEXTOID, BYTEAOID, TEXTOID, TIMESTAMPTZOID}
+		4, {TEXTOID, BYTEAOID, TEXTOID, TIMESTAMPTZOID},
+		Natts_activity_claim
 	},
 	/*
 	 * The heartbeat clock of a taken activity task starts now: make the
@@ -412,7 +437,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"SELECT status, owner::oid, next_event_id, current_state, parent_id IS NOT NULL,"
 		" started_at, timeout_at, redrive_count"
 		" FROM orderflow.executions WHERE id = $1 FOR UPDATE",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_redrive_lock
 	},
 	[OFQ_REDRIVE] = {
 		"UPDATE orderflow.executions SET status = 'RUNNING', output = NULL, error = NULL,"
@@ -427,16 +453,19 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		OF_CLAIMED_COLUMNS
 		" WHERE (id = $1 OR root_id = $1) AND due_at <= $2"
 		" ORDER BY due_at LIMIT $3 FOR UPDATE",
-		3, {UUIDOID, TIMESTAMPTZOID, INT4OID}
+		3, {UUIDOID, TIMESTAMPTZOID, INT4OID},
+		Natts_claimed
 	},
 	[OFQ_TREE_NEXT_DUE] = {
 		"SELECT pg_catalog.min(due_at) FROM orderflow.executions"
 		" WHERE (id = $1 OR root_id = $1) AND due_at IS NOT NULL",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_next_due
 	},
 	[OFQ_EXECUTION_RESULT] = {
 		"SELECT status, output, error, cause FROM orderflow.executions WHERE id = $1",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_execution_result
 	},
 	/*
 	 * Retention: up to $2 finished top-level executions that stopped before
@@ -454,7 +483,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" j AS (DELETE FROM orderflow.join_counters WHERE parent_id IN (SELECT id FROM tree)),"
 		" x AS (DELETE FROM orderflow.executions WHERE id IN (SELECT id FROM tree) RETURNING parent_id)"
 		" SELECT pg_catalog.count(*) FILTER (WHERE parent_id IS NULL) FROM x",
-		2, {TIMESTAMPTZOID, INT4OID}
+		2, {TIMESTAMPTZOID, INT4OID},
+		Natts_count
 	},
 
 	/* ---- state machine privileges, tombstones, per-owner resources ---- */
@@ -464,11 +494,13 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" ARRAY(SELECT p.grantee::oid FROM orderflow.state_machine_privileges p"
 		" WHERE p.state_machine = s.name AND p.privilege = $2)"
 		" FROM orderflow.state_machines s WHERE s.name = $1",
-		2, {TEXTOID, TEXTOID}
+		2, {TEXTOID, TEXTOID},
+		Natts_priv_machine
 	},
 	[OFQ_PRIV_EXECUTION_MACHINE] = {
 		"SELECT state_machine FROM orderflow.executions WHERE id = $1",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_priv_execution_machine
 	},
 	[OFQ_PRIV_GRANT] = {
 		"INSERT INTO orderflow.state_machine_privileges (state_machine, grantee, privilege, grantor)"
@@ -484,7 +516,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	[OFQ_LOCK_ANY_STATE_MACHINE] = {
 		"SELECT owner::oid, deleted_at IS NOT NULL FROM orderflow.state_machines"
 		" WHERE name = $1 FOR UPDATE",
-		1, {TEXTOID}
+		1, {TEXTOID},
+		Natts_owner_deleted
 	},
 	[OFQ_REVIVE_STATE_MACHINE] = {
 		"UPDATE orderflow.state_machines SET owner = $2::regrole, latest_version = 1,"
@@ -513,12 +546,14 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" WHERE due_at <= $1 AND pg_catalog.pg_has_role($3, owner::oid, 'USAGE')"
 		" ORDER BY due_at LIMIT $2"
 		" FOR UPDATE SKIP LOCKED",
-		3, {TIMESTAMPTZOID, INT4OID, OIDOID}
+		3, {TIMESTAMPTZOID, INT4OID, OIDOID},
+		Natts_claimed
 	},
 	/* the top-level execution of an execution's tree (itself when top-level) */
 	[OFQ_EXECUTION_ROOT] = {
 		"SELECT COALESCE(root_id, id) FROM orderflow.executions WHERE id = $1",
-		1, {UUIDOID}
+		1, {UUIDOID},
+		Natts_execution_root
 	},
 };
 
@@ -584,6 +619,10 @@ OfExecQuery(OfQuery q, Datum *values, const char *nulls, bool read_only, long co
 	if (rc < 0)
 		elog(ERROR, "orderflow: \"%s\" failed: %s",
 			 query_defs[q].sql, SPI_result_code_string(rc));
+	/* its readers take columns by the names declared in storage.h */
+	if (SPI_tuptable != NULL && SPI_tuptable->tupdesc->natts != query_defs[q].natts)
+		elog(ERROR, "orderflow: \"%s\" returned %d columns, storage.h declares %d",
+			 query_defs[q].sql, SPI_tuptable->tupdesc->natts, query_defs[q].natts);
 	return rc;
 }
 

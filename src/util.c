@@ -45,7 +45,7 @@ OfBecomeExtensionOwner(OfOwnerSwitch *sw)
 				 errmsg("extension \"orderflow\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION orderflow;")));
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
+										   SPI_tuptable->tupdesc, Anum_extension_owner_extowner, &isnull));
 	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
 	SetUserIdAndSecContext(owner, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }
