@@ -3,7 +3,9 @@
 -- Parallel branches and Map iterations (its tree claim once returned one
 -- column fewer than the reader took: variables read as NULL and the branch
 -- failed with States.Runtime "could not find a value in the variables").
--- Every claim now returns storage.c's one OF_CLAIMED_COLUMNS list.
+-- Every claim now returns storage.c's one OF_CLAIMED_COLUMNS list, read
+-- through storage.h's Anum_claimed_* names, and OfExecQuery refuses a
+-- statement whose column count differs from its declared Natts_.
 --
 SELECT orderflow.create_state_machine('sync_vars', '{"StartAt": "Set", "States": {
   "Set": {"Type": "Pass", "Assign": {"x": 42}, "Next": "Par"},
