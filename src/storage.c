@@ -192,11 +192,6 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" stopped_at = $4, due_at = NULL, next_event_id = $5 WHERE id = $1",
 		5, {UUIDOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID}
 	},
-	[OFQ_EXTENSION_OWNER] = {
-		"SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'orderflow'",
-		0, {0},
-		Natts_extension_owner
-	},
 	/* runs as the caller: row level security decides what is visible */
 	[OFQ_WAIT_STATUS] = {
 		"SELECT status, xmin FROM orderflow.executions WHERE id = $1",

@@ -36,7 +36,6 @@ typedef enum OfQuery
 	OFQ_EXECUTION_STATUS,
 	OFQ_LOCK_EXECUTION,
 	OFQ_STOP_EXECUTION,
-	OFQ_EXTENSION_OWNER,
 	OFQ_WAIT_STATUS,
 	OFQ_INSERT_CHILD,
 	OFQ_PARENT_WAITING,
@@ -194,9 +193,6 @@ enum
 	Anum_lock_execution_current_state,
 	Natts_lock_execution = Anum_lock_execution_current_state
 };
-
-/* OFQ_EXTENSION_OWNER: SELECT extowner */
-enum { Anum_extension_owner_extowner = 1, Natts_extension_owner = 1 };
 
 /* OFQ_WAIT_STATUS: SELECT status, xmin */
 enum

@@ -29,23 +29,14 @@
  * have no write privileges on orderflow's tables, so the API functions check
  * the caller's rights themselves and then switch, the way pg_cron does.
  * The SQL-callable functions check the schema version on entry; checking
- * again here covers every other path to the tables (one index probe).
+ * again here covers every other path to the tables, and the same index
+ * probe of pg_extension gives the owner.
  */
 void
 OfBecomeExtensionOwner(OfOwnerSwitch *sw)
 {
-	bool		isnull;
-	Oid			owner;
+	Oid			owner = OfRequireCurrentSchema();
 
-	OfRequireCurrentSchema();
-	OfExecQuery(OFQ_EXTENSION_OWNER, NULL, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"orderflow\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION orderflow;")));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, Anum_extension_owner_extowner, &isnull));
 	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
 	SetUserIdAndSecContext(owner, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }

@@ -22,9 +22,12 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 
-/* See version.h */
-OfSchemaStatus
-OfGetSchemaStatus(char **version)
+/*
+ * The extension's row in pg_extension: its status and, when asked for and
+ * installed, its version and owner.
+ */
+static OfSchemaStatus
+read_extension(char **version, Oid *owner)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -47,6 +50,8 @@ OfGetSchemaStatus(char **version)
 		status = strcmp(installed, OF_EXTVERSION) == 0 ? OF_SCHEMA_CURRENT : OF_SCHEMA_OTHER;
 		if (version)
 			*version = installed;
+		if (owner)
+			*owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -54,15 +59,23 @@ OfGetSchemaStatus(char **version)
 }
 
 /* See version.h */
-void
+OfSchemaStatus
+OfGetSchemaStatus(char **version)
+{
+	return read_extension(version, NULL);
+}
+
+/* See version.h */
+Oid
 OfRequireCurrentSchema(void)
 {
 	char	   *installed = NULL;
+	Oid			owner = InvalidOid;
 
-	switch (OfGetSchemaStatus(&installed))
+	switch (read_extension(&installed, &owner))
 	{
 		case OF_SCHEMA_CURRENT:
-			return;
+			return owner;
 		case OF_SCHEMA_ABSENT:
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -78,4 +91,5 @@ OfRequireCurrentSchema(void)
 					 errhint("Run ALTER EXTENSION orderflow UPDATE;")));
 			break;
 	}
+	return InvalidOid;			/* not reached */
 }

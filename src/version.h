@@ -37,8 +37,9 @@ extern OfSchemaStatus OfGetSchemaStatus(char **version);
 /*
  * ERROR unless the extension is installed at the library's version: the
  * guard of every SQL-callable function (a library newer than the SQL
- * objects must not run its queries against the older tables).
+ * objects must not run its queries against the older tables).  Returns the
+ * extension's owner, read from the same row.
  */
-extern void OfRequireCurrentSchema(void);
+extern Oid	OfRequireCurrentSchema(void);
 
 #endif							/* OF_VERSION_H */
