@@ -144,6 +144,13 @@ SELECT * FROM lam.check('{"StartAt": "P", "States": {"P": {"Type": "Parallel", "
    "Parameters": {"FunctionName": "nobody"}, "End": true}}}]}}}');
 SELECT orderflow.register_resource('not_a_task', 'lam.not_a_task(jsonb)'::regprocedure);
 SELECT * FROM lam.check(lam.def('not_a_task'));
+-- a FunctionName's binding key may not name another function than a bare
+-- Resource that happens to be the same string
+SELECT orderflow.register_resource('lambda:greet', 'lam.echo(jsonb)'::regprocedure);
+SELECT code, location, message FROM lam.check('{"StartAt": "A", "States": {
+  "A": {"Type": "Task", "Resource": "lambda:greet", "Next": "B"},
+  "B": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "greet"}, "End": true}}}');
+SELECT orderflow.unregister_resource('lambda:greet');
 -- the placeholders of a template are words like any other
 SELECT orderflow.register_resource('arn:aws:lambda:REGION:ACCOUNT_ID:function:Templated', 'lam.echo(jsonb)'::regprocedure);
 SELECT lam.bind('lam_templated', lam.def('arn:aws:lambda:REGION:ACCOUNT_ID:function:Templated:1'));
@@ -186,6 +193,14 @@ SELECT e.input ->> 'fail_times' AS fail_times, h.type, h.details ->> 'error' AS 
   FROM orderflow.execution_history h JOIN orderflow.executions e ON e.id = h.execution_id
  WHERE e.id IN (:'r1', :'r2') AND h.type IN ('TaskFailed', 'RetryScheduled', 'TaskSucceeded')
  ORDER BY 1, h.event_id;
+
+-- a static FunctionName whose function was dropped: as for a bare Resource,
+-- orderflow.TaskFunctionMissing (create it again and redrive)
+CREATE FUNCTION lam.doomed(input jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '1'::jsonb $$;
+SELECT orderflow.register_resource('doomed', 'lam.doomed(jsonb)'::regprocedure);
+SELECT lam.bind('lam_doomed', lam.def('doomed'));
+DROP FUNCTION lam.doomed(jsonb);
+SELECT orderflow.start_sync_execution('lam_doomed');
 
 -- 5. FunctionName.$: resolved when the task runs, for the execution's owner
 SELECT orderflow.create_state_machine('lam_dynamic', '{"StartAt": "T", "States": {"T": {"Type": "Task",

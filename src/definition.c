@@ -467,6 +467,29 @@ OfFindLambdaFunction(Oid role, const char *text, const OfLambdaFunction *f,
 }
 
 /*
+ * A FunctionName's binding key ("lambda:NAME") is also a string a bare
+ * Task Resource could use; the bindings map has one entry per key, so the
+ * two must not name different functions (bare Resources are resolved
+ * first, while parsing).
+ */
+static const char *
+binding_conflict(ValidationState *vs, const char *key, Oid fn)
+{
+	ListCell   *lc;
+
+	foreach(lc, vs->bindings)
+	{
+		OfBinding  *b = lfirst(lc);
+
+		if (strcmp(b->resource, key) == 0 && b->fn != fn)
+			return psprintf("this FunctionName is stored under the key \"%s\", which a Task Resource of "
+							"this definition binds to another function (%s); rename that Resource",
+							key, OfFunctionSignature(b->fn));
+	}
+	return NULL;
+}
+
+/*
  * Tasks on arn:aws:states:::lambda:invoke: check their Parameters and bind
  * a static FunctionName for the creator, as a bare function ARN is bound
  * (the binding key is OfLambdaBindingKey).  A FunctionName.$ is resolved
@@ -508,6 +531,8 @@ check_lambda_tasks(ValidationState *vs, OfMachine *m)
 		if (problem == NULL && task_function_problem(fn) != NULL)
 			problem = psprintf("FunctionName \"%s\" is bound to %s, which cannot be used: %s",
 							   text, OfFunctionSignature(fn), task_function_problem(fn));
+		if (problem == NULL)
+			problem = binding_conflict(vs, OfLambdaBindingKey(text, qualifier), fn);
 		if (problem != NULL)
 		{
 			collect_problem(vs, "ERROR", "RESOURCE_NOT_FOUND", loc, problem);
