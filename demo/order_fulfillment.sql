@@ -4,6 +4,9 @@
 --
 --     psql -v ON_ERROR_STOP=1 -f demo/order_fulfillment.sql
 --
+-- from the repository's top directory: it reads the seed definition from
+-- demo/order_fulfillment.asl.json.
+--
 -- It creates (and, when loaded again, first drops) three things:
 --
 --   1. schema fulfillment: orders with several items, stock per SKU and
@@ -22,9 +25,14 @@
 --      partial writes (for example the reservations of the items before
 --      the short one).
 --   3. two state machines:
---        order_fulfillment             the seed definition, verbatim (the
---                                      same JSON as demo/seed_definition.json;
---                                      a regression test compares them)
+--        order_fulfillment             the seed definition, verbatim: the
+--                                      file demo/order_fulfillment.asl.json,
+--                                      a byte-identical copy of the user's
+--                                      document (../shared/seed/; the
+--                                      regression test fulfillment_workflow
+--                                      and TAP 026 compare them), its ARNs
+--                                      with the REGION and ACCOUNT_ID
+--                                      placeholders bound below
 --        order_fulfillment_production  what a team would run: items reserved
 --                                      one by one, retries for transient
 --                                      database errors, and compensation
@@ -742,8 +750,20 @@ END
 $$;
 
 /* ---------------------------------------------------------------------
- * Resources: the AWS Lambda ARNs of the definitions, bound to the tasks
+ * Resources: the AWS Lambda ARNs of the definitions, bound to the tasks.
+ * The seed's ARNs keep the document's REGION and ACCOUNT_ID placeholders:
+ * a resource string is any text, matched exactly.  The production
+ * variant names its functions by their us-east-1 ARNs.
  * --------------------------------------------------------------------- */
+
+SELECT orderflow.register_resource('arn:aws:lambda:REGION:ACCOUNT_ID:function:ProcessOrderFunction',
+                                   'fulfillment.process_order(jsonb)'::regprocedure) AS s1,
+       orderflow.register_resource('arn:aws:lambda:REGION:ACCOUNT_ID:function:CheckInventoryFunction',
+                                   'fulfillment.check_inventory(jsonb)'::regprocedure) AS s2,
+       orderflow.register_resource('arn:aws:lambda:REGION:ACCOUNT_ID:function:UpdateStatusFunction',
+                                   'fulfillment.update_order_status(jsonb)'::regprocedure) AS s3,
+       orderflow.register_resource('arn:aws:lambda:REGION:ACCOUNT_ID:function:ShipOrderFunction',
+                                   'fulfillment.ship_order(jsonb)'::regprocedure) AS s4 \gset
 
 SELECT orderflow.register_resource('arn:aws:lambda:us-east-1:123456789012:function:ProcessOrder',
                                    'fulfillment.process_order(jsonb)'::regprocedure) AS r1,
@@ -761,21 +781,10 @@ SELECT orderflow.register_resource('arn:aws:lambda:us-east-1:123456789012:functi
                                    'fulfillment.mark_backordered(jsonb)'::regprocedure) AS r7 \gset
 
 /* ---------------------------------------------------------------------
- * The seed: the definition as given, verbatim (= demo/seed_definition.json)
+ * The seed: the definition as given, read from its file unchanged
  * --------------------------------------------------------------------- */
 
-SELECT $seed$
-{"Comment": "Order fulfillment: process the order, check inventory, update the order status, ship it.",
- "StartAt": "ProcessOrder",
- "States": {
-  "ProcessOrder": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:ProcessOrder", "Next": "CheckInventory"},
-  "CheckInventory": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:CheckInventory",
-     "Retry": [{"ErrorEquals": ["InventoryError"], "IntervalSeconds": 3, "MaxAttempts": 3, "BackoffRate": 2}],
-     "Next": "UpdateOrderStatus"},
-  "UpdateOrderStatus": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:UpdateOrderStatus", "Next": "ShipOrder"},
-  "ShipOrder": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:ShipOrder", "End": true}}}
-$seed$ AS seed_definition \gset
-
+\set seed_definition `cat demo/order_fulfillment.asl.json`
 SELECT orderflow.create_state_machine('order_fulfillment', :'seed_definition') AS seed_version \gset
 
 /* ---------------------------------------------------------------------

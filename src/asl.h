@@ -374,6 +374,7 @@ typedef struct OfState
 	OfPathField output_path;
 	OfPathField result_path;
 	OfTemplate *parameters;		/* Parameters (Task, Pass, Parallel, Map legacy) */
+	json_object *parameters_src;	/* Parameters as written (borrowed; Task, Pass, Parallel) */
 	OfTemplate *result_selector;
 	json_object *result;		/* Pass Result (borrowed) */
 	bool		has_result;

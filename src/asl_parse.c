@@ -1500,7 +1500,11 @@ parse_io(ParseCtx *ctx, OfState *st, json_object *obj)
 	if (bit & T_RESULT)
 		parse_result_path(ctx, st, obj, st->location, &st->result_path);
 	if ((bit & T_RESULT) && st->type != OF_STATE_MAP)
+	{
 		st->parameters = compile_template(ctx, st, obj, "Parameters");
+		/* the server checks a lambda:invoke Task's Parameters (lambda.c) */
+		(void) json_object_object_get_ex(obj, "Parameters", &st->parameters_src);
+	}
 	if (bit & T_WORK)
 		st->result_selector = compile_template(ctx, st, obj, "ResultSelector");
 	if (st->type == OF_STATE_PASS && json_object_object_get_ex(obj, "Result", &v))

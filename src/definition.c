@@ -21,6 +21,7 @@
 #include "storage.h"
 #include "callback.h"
 #include "jsonb_conv.h"
+#include "lambda.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -164,7 +165,8 @@ task_function_problem(Oid fn)
 
 /*
  * The function a registered resource (register_resource) is bound to for
- * the creator (the caller).  Registrations are per owner; the creator's
+ * `creator` (the caller at create time; an execution's owner for a
+ * FunctionName.$ resolved at run time).  Registrations are per owner; the creator's
  * own wins, else one of a role whose privileges the creator has, else a
  * superuser's.  Nobody else's counts: otherwise anyone could squat a
  * Resource string that another role's definitions will use and run their
@@ -172,9 +174,8 @@ task_function_problem(Oid fn)
  * are not the creator's own are ambiguous: *problem says so.
  */
 static Oid
-find_registered_resource(const char *resource, const char **problem)
+find_registered_resource(Oid creator, const char *resource, const char **problem)
 {
-	Oid			creator = GetUserId();
 	Datum		arg = CStringGetTextDatum(resource);
 	OfOwnerSwitch sw;
 	char	   *best = NULL;
@@ -302,13 +303,16 @@ resolve_resource(void *arg, const char *resource, char *message, size_t message_
 	int			nargs = 0;
 	const char *problem;
 
+	/* the Lambda integration: checked with its Parameters (check_lambda_tasks) */
+	if (OfIsLambdaInvoke(resource))
+		return true;
 	/* "activity:NAME" or an activity ARN: the activity must exist */
 	if (kind == OF_RESOURCE_ACTIVITY)
 		return activity_resource_ok(name, message, message_size);
 	/* "X.waitForTaskToken": X is resolved, the binding keeps the whole string */
-	fn = find_registered_resource(resource, &problem);
+	fn = find_registered_resource(GetUserId(), resource, &problem);
 	if (!OidIsValid(fn) && problem == NULL && kind == OF_RESOURCE_CALLBACK)
-		fn = find_registered_resource(name, &problem);
+		fn = find_registered_resource(GetUserId(), name, &problem);
 	if (problem != NULL)
 	{
 		snprintf(message, message_size, "%s", problem);
@@ -399,7 +403,7 @@ check_item_readers(ValidationState *vs, OfMachine *m)
 			continue;
 		}
 		name = json_object_get_string(res);
-		fn = find_registered_resource(name, &problem);
+		fn = find_registered_resource(GetUserId(), name, &problem);
 		if (problem != NULL)
 		{
 			collect_problem(vs, "ERROR", "RESOURCE_NOT_FOUND", loc, problem);
@@ -413,6 +417,128 @@ check_item_readers(ValidationState *vs, OfMachine *m)
 							psprintf("ItemReader Resource \"%s\" cannot be used: %s", name, problem));
 		else
 			add_binding(vs, name, fn, 1);
+	}
+}
+
+static bool usable_bound_function(Oid fn, int *nargs, bool *retset);
+
+/* "a", "b" or "c": the registration strings tried, for a message */
+static char *
+key_list(List *keys)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, keys)
+		appendStringInfo(&buf, "%s\"%s\"", buf.len == 0 ? "" :
+						 lnext(keys, lc) == NULL ? " or " : ", ", (char *) lfirst(lc));
+	return buf.data;
+}
+
+/* See definition.h */
+Oid
+OfFindLambdaFunction(Oid role, const char *text, const OfLambdaFunction *f,
+					 int *nargs, const char **problem)
+{
+	ListCell   *lc;
+	bool		retset;
+
+	*problem = NULL;
+	*nargs = 0;
+	foreach(lc, OfLambdaRegistrationKeys(text, f))
+	{
+		Oid			fn = find_registered_resource(role, lfirst(lc), problem);
+
+		if (*problem != NULL)
+			return InvalidOid;
+		if (!OidIsValid(fn))
+			continue;
+		if (!usable_bound_function(fn, nargs, &retset) || retset)
+		{
+			*problem = psprintf("resource \"%s\" is registered to %s, which is not a task function "
+								"(fn(jsonb) or fn(jsonb, jsonb) RETURNS jsonb)",
+								(char *) lfirst(lc), OfFunctionSignature(fn));
+			return InvalidOid;
+		}
+		return fn;
+	}
+	return InvalidOid;
+}
+
+/*
+ * A FunctionName's binding key ("lambda:NAME") is also a string a bare
+ * Task Resource could use; the bindings map has one entry per key, so the
+ * two must not name different functions (bare Resources are resolved
+ * first, while parsing).
+ */
+static const char *
+binding_conflict(ValidationState *vs, const char *key, Oid fn)
+{
+	ListCell   *lc;
+
+	foreach(lc, vs->bindings)
+	{
+		OfBinding  *b = lfirst(lc);
+
+		if (strcmp(b->resource, key) == 0 && b->fn != fn)
+			return psprintf("this FunctionName is stored under the key \"%s\", which a Task Resource of "
+							"this definition binds to another function (%s); rename that Resource",
+							key, OfFunctionSignature(b->fn));
+	}
+	return NULL;
+}
+
+/*
+ * Tasks on arn:aws:states:::lambda:invoke: check their Parameters and bind
+ * a static FunctionName for the creator, as a bare function ARN is bound
+ * (the binding key is OfLambdaBindingKey).  A FunctionName.$ is resolved
+ * when the task runs, for the execution's owner (executor.c).
+ */
+static void
+check_lambda_tasks(ValidationState *vs, OfMachine *m)
+{
+	for (int i = 0; i < m->n_states; i++)
+	{
+		OfState    *st = &m->states[i];
+		const char *loc;
+		const char *text;
+		const char *qualifier;
+		const char *problem;
+		OfLambdaFunction f;
+		Oid			fn;
+		int			nargs;
+
+		for (int b = 0; b < st->n_branches; b++)
+			check_lambda_tasks(vs, st->branches[b]);
+		if (st->iterator != NULL)
+			check_lambda_tasks(vs, st->iterator);
+		if (st->type != OF_STATE_TASK || !OfIsLambdaInvoke(st->resource))
+			continue;
+		loc = psprintf("%s/Parameters", st->location);
+		if (!OfLambdaCheckParameters(st->parameters_src, loc, collect_problem, vs,
+									 &text, &qualifier) || text == NULL)
+			continue;
+		(void) OfLambdaParseFunctionName(text, qualifier, &f);
+		loc = psprintf("%s/Parameters/FunctionName", st->location);
+		fn = OfFindLambdaFunction(GetUserId(), text, &f, &nargs, &problem);
+		if (problem == NULL && !OidIsValid(fn))
+			problem = psprintf("FunctionName \"%s\" is not bound to a function: none of %s is registered "
+							   "by you, a role whose privileges you have, or a superuser; bind it with "
+							   "orderflow.register_resource('%s', 'schema.fn(jsonb)'::regprocedure)",
+							   text, key_list(OfLambdaRegistrationKeys(text, &f)),
+							   (char *) linitial(OfLambdaRegistrationKeys(text, &f)));
+		if (problem == NULL && task_function_problem(fn) != NULL)
+			problem = psprintf("FunctionName \"%s\" is bound to %s, which cannot be used: %s",
+							   text, OfFunctionSignature(fn), task_function_problem(fn));
+		if (problem == NULL)
+			problem = binding_conflict(vs, OfLambdaBindingKey(text, qualifier), fn);
+		if (problem != NULL)
+		{
+			collect_problem(vs, "ERROR", "RESOURCE_NOT_FOUND", loc, problem);
+			continue;
+		}
+		add_binding(vs, OfLambdaBindingKey(text, qualifier), fn, nargs);
 	}
 }
 
@@ -590,6 +716,7 @@ OfValidateDefinition(Jsonb *definition, Jsonb **resources_out)
 		int			before = list_length(vs.problems);
 
 		check_item_readers(&vs, machine);
+		check_lambda_tasks(&vs, machine);
 		of_machine_free(machine);
 		if (list_length(vs.problems) > before)
 			machine = NULL;

@@ -9,6 +9,7 @@
 #define OF_DEFINITION_H
 
 #include "orderflow.h"
+#include "lambda.h"
 
 #include "nodes/pg_list.h"
 #include "utils/uuid.h"
@@ -85,6 +86,17 @@ extern const OfBinding *OfFindBinding(const OfDefinition *def, const char *resou
  * types, which regprocedurein resolves with search_path = pg_catalog.
  */
 extern char *OfFunctionSignature(Oid fn);
+
+/*
+ * The function a Lambda FunctionName names for `role`: the first of its
+ * registration strings (OfLambdaRegistrationKeys) registered by the role,
+ * by a role whose privileges it has, or by a superuser (the rule of
+ * register_resource).  InvalidOid when none is; *problem says why when a
+ * registration exists but cannot serve (ambiguous, dropped, not a task
+ * function).  *nargs: 1 or 2.  SPI connected.
+ */
+extern Oid	OfFindLambdaFunction(Oid role, const char *text, const OfLambdaFunction *f,
+								 int *nargs, const char **problem);
 
 /* Resolve a stored signature (InvalidOid if it names no function now) */
 extern Oid	OfResolveSignature(const char *signature);

@@ -31,6 +31,7 @@
 #include "storage.h"
 #include "task.h"
 #include "callback.h"
+#include "lambda.h"
 
 #include <math.h>
 
@@ -887,6 +888,110 @@ context_for_task(ExecRun *run)
 	return OfJsoncToJsonb(run->context);
 }
 
+/* ---------------------------------------------------------------------
+ * The Lambda integration (arn:aws:states:::lambda:invoke; see lambda.c)
+ * --------------------------------------------------------------------- */
+
+/*
+ * The function a lambda:invoke Task calls and its input (the Payload), from
+ * the state's evaluated Parameters.  A static FunctionName was bound when
+ * the version was created; a FunctionName.$ is resolved now, for the
+ * execution's owner and only among the registrations that owner may use,
+ * so an execution's input cannot reach another role's functions.  Returns
+ * false with *failed set when the task cannot be invoked.
+ */
+static bool
+lambda_prepare(ExecRun *run, OfState *state, json_object *effective, OfBinding *target,
+			   json_object **payload, const char **version, StepResult *failed)
+{
+	json_object *v;
+	const char *text;
+	const char *qualifier = NULL;
+	const char *problem;
+	OfLambdaFunction f;
+
+	if (!json_object_object_get_ex(effective, "FunctionName", &v) ||
+		!json_object_is_type(v, json_type_string))
+	{
+		*failed = handle_state_error(run, state, OF_ERR_LAMBDA_INVALID,
+									 "FunctionName.$ must select a string, the function to invoke");
+		return false;
+	}
+	text = json_object_get_string(v);
+	if (json_object_object_get_ex(effective, "Qualifier", &v) &&
+		json_object_is_type(v, json_type_string))
+		qualifier = json_object_get_string(v);
+	problem = OfLambdaParseFunctionName(text, qualifier, &f);
+	if (problem != NULL)
+	{
+		*failed = handle_state_error(run, state, OF_ERR_LAMBDA_INVALID,
+									 psprintf("FunctionName \"%s\": %s", text, problem));
+		return false;
+	}
+	if (version != NULL)
+		*version = OfLambdaExecutedVersion(&f);
+	memset(target, 0, sizeof(*target));
+	if (json_object_object_get_ex(state->parameters_src, "FunctionName", NULL))
+	{
+		const OfBinding *b = OfFindBinding(run->def, OfLambdaBindingKey(text, qualifier));
+
+		if (!task_function_bound(b))
+		{
+			*failed = fail_function_missing(run, state, b);
+			return false;
+		}
+		*target = *b;
+	}
+	else
+	{
+		target->resource = text;
+		target->fn = OfFindLambdaFunction(run->owner, text, &f, &target->nargs, &problem);
+		if (!OidIsValid(target->fn))
+		{
+			*failed = handle_state_error(run, state, OF_ERR_LAMBDA_NOT_FOUND,
+										 psprintf("Function not found: %s%s (Service: AWSLambda; Status Code: 404; "
+												  "Error Code: ResourceNotFoundException; Request ID: %s)",
+												  f.unqualified ? f.unqualified : f.name,
+												  problem ? psprintf("; %s", problem) : "",
+												  OfLambdaRequestId()));
+			return false;
+		}
+		target->signature = OfFunctionSignature(target->fn);
+	}
+	if (!json_object_object_get_ex(effective, "Payload", payload))
+		*payload = track(run, json_object_new_object());
+	return true;
+}
+
+/*
+ * A lambda:invoke task failed: give the error the name and cause AWS
+ * would.  The function's own error keeps its name, with the cause as a
+ * Lambda error payload; what the engine suffered (SQLSTATE classes 53,
+ * 58, XX: resources, system, internal) is Lambda.ServiceException, which
+ * Retry can match as AWS recommends.  Timeouts and denied EXECUTE stay
+ * as they are.
+ */
+static void
+lambda_outcome(OfTaskOutcome *outcome)
+{
+	int			category = ERRCODE_TO_CATEGORY(outcome->sqlerrcode);
+
+	if (outcome->timeout != OF_TIMEOUT_NONE || outcome->sqlerrcode == 0 ||
+		strcmp(outcome->error, OF_ERR_PERMISSIONS) == 0)
+		return;
+	if (category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_IO_ERROR) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR))
+	{
+		outcome->cause = psprintf("%s: %s (Service: AWSLambda; Status Code: 500; Error Code: ServiceException; "
+								  "Request ID: %s)", outcome->error,
+								  outcome->cause ? outcome->cause : "", OfLambdaRequestId());
+		outcome->error = pstrdup(OF_ERR_LAMBDA_SERVICE);
+		return;
+	}
+	outcome->cause = OfLambdaErrorCause(outcome->error, outcome->cause, OfLambdaRequestId());
+}
+
 /*
  * Call a task's function with the execution's limits.  Returns true with
  * the outcome when it succeeded; otherwise *failed is what the step does
@@ -914,6 +1019,8 @@ call_task(ExecRun *run, OfState *state, const OfBinding *binding, Jsonb *task_in
 		outcome->cause = psprintf("the task did not finish within orderflow.default_task_timeout (%d ms)%s",
 								  of_default_task_timeout_ms,
 								  outcome->timeout == OF_TIMEOUT_CANCEL_IGNORED ? OF_CANCEL_IGNORED_NOTE : "");
+	if (OfIsLambdaInvoke(state->resource) && !is_lock_conflict(outcome->error))
+		lambda_outcome(outcome);
 	if (execution_deadline_passed(run))
 		*failed = time_out_execution(run);
 	else if (is_lock_conflict(outcome->error))
@@ -1064,6 +1171,9 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 	json_object *raw = run->state_input;
 	json_object *effective;
 	const OfBinding *binding = NULL;
+	OfBinding	lambda_fn;
+	json_object *task_arg;
+	StepResult	not_invoked;
 	OfError		err;
 	int64		timeout_ms;
 	int64		hb_secs;
@@ -1095,13 +1205,21 @@ schedule_parked_task(ExecRun *run, OfState *state, OfResourceKind kind, const ch
 		!task_timeout_ms(run, state, raw, &timeout_ms, &err) ||
 		!task_heartbeat_seconds(run, state, raw, &hb_secs, &err))
 		return handle_state_error(run, state, err.error, err.cause);
-	if (kind == OF_RESOURCE_CALLBACK)
+	task_arg = effective;
+	if (OfIsLambdaInvoke(state->resource))
+	{
+		/* lambda:invoke.waitForTaskToken: the Payload carries $$.Task.Token */
+		if (!lambda_prepare(run, state, effective, &lambda_fn, &task_arg, NULL, &not_invoked))
+			return not_invoked;
+		binding = &lambda_fn;
+	}
+	else if (kind == OF_RESOURCE_CALLBACK)
 	{
 		binding = OfFindBinding(run->def, state->resource);
 		if (!task_function_bound(binding))
 			return fail_function_missing(run, state, binding);
 	}
-	task_input = to_jsonb_checked(effective, &too_large);
+	task_input = to_jsonb_checked(task_arg, &too_large);
 	if (too_large)
 		return handle_state_error(run, state, "States.DataLimitExceeded",
 								  psprintf("the task input is %u bytes, over orderflow.max_payload_size",
@@ -1320,6 +1438,9 @@ run_task(ExecRun *run, OfState *state)
 	json_object *result;
 	json_object *output;
 	const OfBinding *binding = OfFindBinding(run->def, state->resource);
+	OfBinding	lambda_fn;
+	json_object *task_arg;
+	const char *lambda_version = NULL;
 	StepResult	failed;
 	OfTaskOutcome outcome;
 	OfError		err;
@@ -1336,9 +1457,17 @@ run_task(ExecRun *run, OfState *state)
 		!apply_template(run, state->parameters, effective, &effective, &err) ||
 		!task_timeout_ms(run, state, raw, &timeout_ms, &err))
 		return handle_state_error(run, state, err.error, err.cause);
-	if (!task_function_bound(binding))
+	task_arg = effective;
+	if (OfIsLambdaInvoke(state->resource))
+	{
+		/* the function gets the Payload; the result is Lambda's response */
+		if (!lambda_prepare(run, state, effective, &lambda_fn, &task_arg, &lambda_version, &failed))
+			return failed;
+		binding = &lambda_fn;
+	}
+	else if (!task_function_bound(binding))
 		return fail_function_missing(run, state, binding);
-	task_input = to_jsonb_checked(effective, &too_large);
+	task_input = to_jsonb_checked(task_arg, &too_large);
 	if (too_large)
 		return handle_state_error(run, state, "States.DataLimitExceeded",
 								  psprintf("the task input is %u bytes, over orderflow.max_payload_size",
@@ -1356,7 +1485,13 @@ run_task(ExecRun *run, OfState *state)
 								  psprintf("the task result is %u bytes, over orderflow.max_payload_size",
 										   VARSIZE(outcome.output)));
 	result = outcome.output ? track(run, OfJsonbToJsonc(outcome.output)) : NULL;
-	emit_event_with_jsonb(run, "TaskSucceeded", state->name, "output", outcome.output);
+	if (lambda_version != NULL)
+	{
+		result = track(run, OfLambdaResult(result, lambda_version, OfLambdaRequestId()));
+		emit_event(run, "TaskSucceeded", state->name, details_with("output", result));
+	}
+	else
+		emit_event_with_jsonb(run, "TaskSucceeded", state->name, "output", outcome.output);
 	if (!apply_template(run, state->result_selector, result, &result, &err) ||
 		!apply_assign(run, state->assign_template, result, &err) ||
 		!apply_result_path(run, &state->result_path, raw, result, &output, &err) ||

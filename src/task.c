@@ -194,6 +194,7 @@ outcome_from_error(ErrorData *edata, bool timed_out, OfTaskOutcome *outcome)
 	outcome->ok = false;
 	outcome->output = NULL;
 	outcome->timeout = OF_TIMEOUT_NONE;
+	outcome->sqlerrcode = edata->sqlerrcode;
 	if (timed_out)
 		outcome_timeout(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ?
 						OF_TIMEOUT_CANCELLED : OF_TIMEOUT_CANCEL_IGNORED, outcome);
@@ -358,6 +359,7 @@ OfCallTask(const pg_uuid_t *execution, Oid fn, int nargs, Oid owner,
 	int			locks_before;
 
 	outcome->timeout = OF_TIMEOUT_NONE;
+	outcome->sqlerrcode = 0;
 	outcome->advisory_locks_released = 0;
 	/* this attempt already ended a worker: do not call the task again */
 	if (OfTimeoutWasIgnored(execution))

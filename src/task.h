@@ -49,6 +49,7 @@ typedef struct OfTaskOutcome
 	char	   *error;			/* !ok: the ASL error name */
 	char	   *cause;			/* !ok: the cause, or NULL */
 	OfTimeoutKind timeout;		/* !ok: is it States.Timeout, and how */
+	int			sqlerrcode;		/* !ok: the SQL error the task raised, else 0 */
 	int			advisory_locks_released;	/* session-level ones it left */
 } OfTaskOutcome;
 

@@ -165,7 +165,8 @@ of_as_root() {
 
 # Make OF_WORK (a temp dir owned by OF_RUN_USER) and copy the work tree into
 # OF_WORK/repo (no .git, no build products).  If the conformance suite sits
-# beside the repo (../shared/conformance), copy it to OF_WORK/shared too.
+# beside the repo (../shared/conformance), copy it to OF_WORK/shared too;
+# the same for the seed definition (../shared/seed).
 of_make_copy() {  # of_make_copy REPO PREFIX
   local repo="$1" prefix="${2:-orderflow}"
   OF_WORK="$(mktemp -d "/tmp/$prefix.XXXXXX")" || return 1
@@ -180,6 +181,12 @@ of_make_copy() {  # of_make_copy REPO PREFIX
   if [ -d "$repo/../shared/conformance" ]; then
     mkdir -p "$OF_WORK/shared"
     cp -R "$repo/../shared/conformance" "$OF_WORK/shared/" || return 1
+    chmod -R u+w "$OF_WORK/shared"
+  fi
+  # the user's seed definition: TAP 026 checks demo/ has it byte for byte
+  if [ -d "$repo/../shared/seed" ]; then
+    mkdir -p "$OF_WORK/shared"
+    cp -R "$repo/../shared/seed" "$OF_WORK/shared/" || return 1
     chmod -R u+w "$OF_WORK/shared"
   fi
   if [ "$(id -u)" -eq 0 ] && [ "$OF_RUN_USER" != root ]; then

@@ -373,6 +373,11 @@ if [ -n "${ORDERFLOW_SHARED:-}" ] && [ -d "$ORDERFLOW_SHARED/conformance" ]; the
     && cp -R "$ORDERFLOW_SHARED/conformance" "$OF_WORK/shared/" && chmod -R u+w "$OF_WORK/shared"
   [ "$(id -u)" -eq 0 ] && chown -R "$OF_RUN_USER:" "$OF_WORK/shared"
 fi
+if [ -n "${ORDERFLOW_SHARED:-}" ] && [ -d "$ORDERFLOW_SHARED/seed" ]; then
+  rm -rf "$OF_WORK/shared/seed" && mkdir -p "$OF_WORK/shared" \
+    && cp -R "$ORDERFLOW_SHARED/seed" "$OF_WORK/shared/" && chmod -R u+w "$OF_WORK/shared"
+  [ "$(id -u)" -eq 0 ] && chown -R "$OF_RUN_USER:" "$OF_WORK/shared"
+fi
 of_log "work dir $OF_WORK (user $OF_RUN_USER)"
 
 BUILD_OK=1
