@@ -7,7 +7,7 @@
 //   * orderflow.validate_definition and create_state_machine agree (both
 //     refuse or both accept), and a refusal is a proper error: SQLSTATE
 //     22023, a message, a DETAIL whose every line is "ERROR|WARNING at
-//     <JSON pointer>: ..." and a HINT;
+//     <JSON pointer>: ..." and a HINT "At <JSON pointer>: <the fix> ...";
 //   * orderflow and asl-validator agree, or they differ the way a row of
 //     README.md's "Differences from asl-validator" table declares for that
 //     mutation (or fixed definition): "orderflow refuses" (asl-validator
@@ -63,7 +63,7 @@ const LOCATION_LINE = /^(ERROR|WARNING) at \/.*: .+ \([A-Z_]+\)$/;
 function properError(r) {
   if (r.sqlstate !== '22023') return `create_state_machine raised SQLSTATE ${r.sqlstate}, not 22023 (${r.message})`;
   if (!r.message) return 'the error has no message';
-  if (!r.hint) return 'the error has no HINT';
+  if (!r.hint || !/^At \/.*: .+ orderflow\.validate_definition/.test(r.hint)) return `the HINT does not say how to fix the first problem: ${JSON.stringify(r.hint)}`;
   const detail = (r.detail || '').split('\n');
   if (!detail.length || !detail.every((l) => LOCATION_LINE.test(l))) return `a DETAIL line has no JSON location: ${JSON.stringify(r.detail)}`;
   if (!detail.some((l) => l.startsWith('ERROR at /'))) return `the DETAIL lists no ERROR: ${JSON.stringify(r.detail)}`;
