@@ -135,7 +135,9 @@ SELECT orderflow.delete_state_machine('hostile', force => true);
 
 --
 -- Cycles: loops are legal ASL (a Choice decides when to leave).  A cycle
--- that can never end is only a WARNING at creation.
+-- with no way out is refused (NO_TERMINAL_STATE; Step Functions says
+-- MISSING_END_STATE); one whose way out is never taken runs until the
+-- history limit.
 --
 SELECT severity, code, message FROM orderflow.validate_definition(
   '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}}');
@@ -146,7 +148,9 @@ SELECT severity, code, message FROM orderflow.validate_definition(
 -- nor keeps a worker busy forever
 SHOW orderflow.max_history_events;
 SELECT orderflow.create_state_machine('hostile_cycle',
-  '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}}');
+  '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"},
+    "B": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "A"},
+    "Done": {"Type": "Succeed"}}}');
 SELECT orderflow.start_execution('hostile_cycle', '{}', 'spin') AS spin \gset
 SELECT orderflow.wait_for_execution(:'spin', '120 s');
 SELECT status, error, regexp_replace(cause, 'written \d+', 'written N') AS cause

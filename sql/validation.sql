@@ -61,8 +61,10 @@ INSERT INTO vd.cases VALUES
  (31, 'misspelt field', '{"StartAt": "A", "States": {"A": {"Type": "Pass", "next": "B", "End": true}, "B": {"Type": "Succeed"}}}'),
  (32, 'state name too long', jsonb_build_object('StartAt', repeat('n', 81), 'States', jsonb_build_object(repeat('n', 81), '{"Type": "Succeed"}'::jsonb))),
  (33, 'InputPath on Fail', '{"StartAt": "F", "States": {"F": {"Type": "Fail", "InputPath": "$.a"}}}'),
- (34, 'End not a boolean', '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": "yes"}}}');
-SELECT * FROM vd.problems(20, 34);
+ (34, 'End not a boolean', '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": "yes"}}}'),
+ (35, 'a cycle with no way out', '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Wait", "Seconds": 1, "Next": "A"}}}'),
+ (36, 'a branch with no way out', '{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Pass", "Next": "B"}}}]}}}');
+SELECT * FROM vd.problems(20, 36);
 
 --
 -- Task
@@ -185,7 +187,8 @@ SELECT * FROM vd.problems(130, 130);
 INSERT INTO vd.cases VALUES
  (140, 'warnings only', '{"Version": "2.0", "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "vd.echo",
       "Retry": [{"ErrorEquals": ["States.Foo"]}], "Next": "Loop"},
-      "Loop": {"Type": "Pass", "Next": "T"}}}');
+      "Loop": {"Type": "Choice", "Choices": [{"Variable": "$.done", "IsPresent": true, "Next": "Done"}], "Default": "T"},
+      "Done": {"Type": "Succeed"}}}');
 SELECT * FROM vd.problems(140, 140);
 -- (creating it is the last test of this file)
 

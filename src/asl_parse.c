@@ -25,8 +25,8 @@
  * UNSUPPORTED_QUERY_LANGUAGE, INVALID_STATE_NAME, DUPLICATE_STATE_NAME,
  * STARTAT_UNKNOWN_STATE, NEXT_UNKNOWN_STATE, UNREACHABLE_STATE,
  * INVALID_CHOICE_RULE, STATES_ALL_NOT_ALONE, STATES_ALL_NOT_LAST,
- * RESOURCE_NOT_FOUND (errors) and UNKNOWN_ERROR_NAME, UNKNOWN_VERSION,
- * NO_TERMINAL_STATE (warnings).
+ * RESOURCE_NOT_FOUND, NO_TERMINAL_STATE (errors) and UNKNOWN_ERROR_NAME,
+ * UNKNOWN_VERSION (warnings).
  *
  *-------------------------------------------------------------------------
  */
@@ -1775,6 +1775,55 @@ parse_processor_config(ParseCtx *ctx, json_object *machine_obj, const char *loc)
 				"ExecutionType must be \"STANDARD\" or \"EXPRESS\", got \"%.80s\"", exec);
 }
 
+/*
+ * ItemBatcher: at least one of MaxItemsPerBatch and MaxInputBytesPerBatch
+ * (Step Functions' limit on a batch's input, 256 KiB, is theirs too), and
+ * BatchInput, an object copied into every batch.  The *Path forms are not
+ * read by the executor, so they are refused rather than ignored.
+ */
+static void
+parse_item_batcher(ParseCtx *ctx, OfState *st, json_object *obj)
+{
+	static const char *const fields[] = {
+		"MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput",
+		"MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath", NULL
+	};
+	static const char *const path_forms[] = {
+		"MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath", NULL
+	};
+	json_object *batcher = optional_object(ctx, obj, st->location, "ItemBatcher");
+	char	   *loc;
+	json_object *v;
+	int64_t		i;
+	bool		has_limit = false;
+
+	st->item_batcher = batcher;
+	if (batcher == NULL)
+		return;
+	loc = pointer_key(st->location, "ItemBatcher");
+	check_known_fields(ctx, batcher, loc, fields,
+					   "an ItemBatcher (MaxItemsPerBatch, MaxInputBytesPerBatch, BatchInput)");
+	for (const char *const *f = path_forms; *f != NULL; f++)
+		if (json_object_object_get_ex(batcher, *f, NULL))
+			problem(ctx, "UNSUPPORTED_FIELD", loc, *f,
+					"%s is not supported; give the limit as a number (%.*s)",
+					*f, (int) (strlen(*f) - 4), *f);
+	if (json_object_object_get_ex(batcher, "MaxItemsPerBatch", &v))
+	{
+		integer_value(ctx, v, loc, "MaxItemsPerBatch", 1, MAX_COUNT, &i);
+		has_limit = true;
+	}
+	if (json_object_object_get_ex(batcher, "MaxInputBytesPerBatch", &v))
+	{
+		integer_value(ctx, v, loc, "MaxInputBytesPerBatch", 1, 262144, &i);
+		has_limit = true;
+	}
+	if (!has_limit)
+		problem(ctx, "MISSING_FIELD", loc, NULL,
+				"an ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch (or both)");
+	optional_object(ctx, batcher, loc, "BatchInput");
+}
+
 /* Map: the iterator machine, items, selector, limits, reader and batcher */
 static void
 parse_map(ParseCtx *ctx, OfState *st, json_object *obj)
@@ -1791,13 +1840,15 @@ parse_map(ParseCtx *ctx, OfState *st, json_object *obj)
 		st->iterator = legacy;
 	st->items_path = optional_path(ctx, st, obj, st->location, "ItemsPath", true);
 	check_exclusive(ctx, st, obj, selectors, false);
-	st->item_selector = compile_template(ctx, st, obj, "ItemSelector");
+	/* Step Functions takes only key-value pairs here (each item's input) */
+	if (optional_object(ctx, obj, st->location, "ItemSelector") != NULL)
+		st->item_selector = compile_template(ctx, st, obj, "ItemSelector");
 	legacy_selector = compile_template(ctx, st, obj, "Parameters");
 	if (st->item_selector == NULL)
 		st->item_selector = legacy_selector;
 	parse_map_limits(ctx, st, obj);
 	st->item_reader = optional_object(ctx, obj, st->location, "ItemReader");
-	st->item_batcher = optional_object(ctx, obj, st->location, "ItemBatcher");
+	parse_item_batcher(ctx, st, obj);
 	optional_object(ctx, obj, st->location, "ResultWriter");
 	optional_string(ctx, obj, st->location, "Label");
 }
@@ -2164,11 +2215,16 @@ check_reachability(ParseCtx *ctx, const OfMachine *m)
 		else if (st->end || st->type == OF_STATE_SUCCEED || st->type == OF_STATE_FAIL)
 			can_end = true;
 	}
-	/* only worth saying about an otherwise valid definition */
+	/*
+	 * Step Functions refuses such a machine (MISSING_END_STATE).  Only
+	 * said about an otherwise valid definition: with a transition that did
+	 * not resolve, what is reachable is not known.
+	 */
 	if (!can_end && ctx->n_errors == 0)
-		warning(ctx, "NO_TERMINAL_STATE", m->location_prefix, NULL,
-				"no state reachable from StartAt ends the %s (\"End\": true, "
-				"Succeed or Fail)", m->location_prefix[0] ? "branch" : "execution");
+		problem(ctx, "NO_TERMINAL_STATE", m->location_prefix, NULL,
+				"no state reachable from StartAt ends the %s: give a state "
+				"\"End\": true, or go to a Succeed or Fail state",
+				m->location_prefix[0] ? "branch" : "execution");
 }
 
 /* Resolve StartAt and every transition of machine m, then reachability */

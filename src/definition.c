@@ -728,36 +728,76 @@ OfValidateDefinition(Jsonb *definition, Jsonb **resources_out)
 	return vs.problems;
 }
 
+/* How to fix a problem of each code: the HINT of the first ERROR */
+static const struct
+{
+	const char *code;
+	const char *fix;
+}			problem_fixes[] = {
+	{"INVALID_JSON", "Send the definition as one JSON object in UTF-8."},
+	{"NOT_AN_OBJECT", "A definition is a JSON object with StartAt and States."},
+	{"MISSING_FIELD", "Add the field the message names at that location."},
+	{"UNKNOWN_FIELD", "Remove the field or correct its spelling (field names are case-sensitive; JSONata fields are not supported)."},
+	{"FIELD_NOT_ALLOWED", "Remove the field: this state type (or this place) does not have it."},
+	{"UNSUPPORTED_FIELD", "Remove the field: orderflow does not support it (README, \"AWS compatibility\")."},
+	{"INVALID_TYPE", "Give the field a value of the JSON type the message names."},
+	{"INVALID_VALUE", "Change the value as the message says (its range, format or length)."},
+	{"INVALID_PATH", "Write a JSONPath starting with $ (or $$ for the context object, $name for a variable)."},
+	{"INVALID_INTRINSIC", "Correct the intrinsic function call (name, argument count and types)."},
+	{"DUPLICATE_FIELD", "Keep only one of \"key\" and \"key.$\"."},
+	{"PATH_KEY_NOT_STRING", "A key ending in \".$\" takes a path or intrinsic function string; drop the \".$\" for a literal value."},
+	{"MUTUALLY_EXCLUSIVE", "Keep only one of the fields the message names."},
+	{"MISSING_TRANSITION", "Give the state \"Next\": \"<state>\" or \"End\": true."},
+	{"UNKNOWN_STATE_TYPE", "Use Task, Pass, Choice, Wait, Succeed, Fail, Parallel or Map."},
+	{"UNSUPPORTED_QUERY_LANGUAGE", "Remove QueryLanguage or set it to \"JSONPath\": JSONata is not supported."},
+	{"INVALID_STATE_NAME", "Use a state name of 1 to 80 characters."},
+	{"DUPLICATE_STATE_NAME", "Rename one of the states: names are unique in the whole definition, branches and Map processors included."},
+	{"STARTAT_UNKNOWN_STATE", "Set StartAt to the name of a state of that machine."},
+	{"NEXT_UNKNOWN_STATE", "Point the transition at a state of the same machine (a branch or Map processor cannot leave itself)."},
+	{"UNREACHABLE_STATE", "Remove the state or add a transition to it."},
+	{"NO_TERMINAL_STATE", "Give a state \"End\": true, or add a Succeed or Fail state that the machine can reach."},
+	{"INVALID_CHOICE_RULE", "Give each choice rule exactly one operator; combine several with And or Or."},
+	{"STATES_ALL_NOT_ALONE", "Put \"States.ALL\" alone in its ErrorEquals."},
+	{"STATES_ALL_NOT_LAST", "Move the retrier or catcher with \"States.ALL\" to the end of the list."},
+	{"RESOURCE_NOT_FOUND", "Create the function the Resource names, or bind the Resource string to a function with orderflow.register_resource(resource, function)."},
+	{"TOO_MANY_STATES", "Split the workflow into several state machines."},
+};
+
 /* Raise one ERROR that lists every problem */
 void
 OfReportProblems(List *problems, const char *what)
 {
 	StringInfoData detail;
 	ListCell   *lc;
-	OfProblem  *first;
-	int			nerrors = 0;
+	OfProblem  *first = NULL;
+	const char *fix = NULL;
 
 	initStringInfo(&detail);
 	foreach(lc, problems)
 	{
 		OfProblem  *p = lfirst(lc);
 
-		if (strcmp(p->severity, "ERROR") == 0)
-			nerrors++;
+		if (first == NULL && strcmp(p->severity, "ERROR") == 0)
+			first = p;
 		appendStringInfo(&detail, "%s%s at %s: %s (%s)",
 						 detail.len > 0 ? "\n" : "",
 						 p->severity, p->location[0] ? p->location : "/",
 						 p->message, p->code);
 	}
-	if (nerrors == 0)
+	if (first == NULL)
 		return;
-	first = linitial(problems);
+	for (int i = 0; i < lengthof(problem_fixes); i++)
+		if (strcmp(problem_fixes[i].code, first->code) == 0)
+			fix = problem_fixes[i].fix;
+	/* the message and the hint are about the first ERROR (not a WARNING) */
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("%s: invalid state machine definition: %s",
 					what, first->message),
 			 errdetail("%s", detail.data),
-			 errhint("orderflow.validate_definition(definition) lists every problem with its JSON location.")));
+			 fix ? errhint("At %s: %s orderflow.validate_definition(definition) lists every problem with its JSON location.",
+						   first->location[0] ? first->location : "/", fix)
+			 : errhint("orderflow.validate_definition(definition) lists every problem with its JSON location.")));
 }
 
 /* ---------------------------------------------------------------------

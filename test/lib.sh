@@ -41,6 +41,16 @@ of_missing_deps() {
   done
 }
 
+# node and npm, for the validator suite (test/validator: asl-validator from
+# npm) when SUITES names it: Debian's nodejs and npm packages, unless node
+# and npm are already there (a NodeSource nodejs package brings its own npm
+# and conflicts with Debian's).
+of_missing_node() {
+  case " ${SUITES:-} " in *" validator "*) ;; *) return 0 ;; esac
+  command -v node >/dev/null 2>&1 || echo nodejs
+  command -v npm >/dev/null 2>&1 || echo npm
+}
+
 # Install what is missing (root), or say what to install (not root).
 of_install_deps() {
   if ! command -v dpkg-query >/dev/null 2>&1; then
@@ -48,7 +58,7 @@ of_install_deps() {
     return 0
   fi
   local missing
-  missing="$(of_missing_deps | tr '\n' ' ')"
+  missing="$( (of_missing_deps; of_missing_node) | tr '\n' ' ')"
   missing="${missing% }"
   if [ -z "$missing" ]; then
     of_log "packages: all present (${OF_DEPS[*]})"
@@ -74,7 +84,7 @@ of_install_deps() {
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
       $missing </dev/null >/tmp/orderflow-apt.log 2>&1 \
     || { tail -n 40 /tmp/orderflow-apt.log >&2; echo "ERROR: apt-get install failed" >&2; return 1; }
-  missing="$(of_missing_deps | tr '\n' ' ')"
+  missing="$( (of_missing_deps; of_missing_node) | tr '\n' ' ')"
   if [ -n "${missing// /}" ]; then
     echo "ERROR: still missing after apt-get install: $missing" >&2
     return 1

@@ -27,6 +27,12 @@
 #                   10, docs/security.md), unprivileged roles attacking a
 #                   live cluster; recorded as hostile-roles
 #      conformance  ../shared/conformance/run.sh against a cluster of its own
+#      validator    test/validator/run.sh: every definition of a corpus (the
+#                   public invalid cases, asl-validator's own invalid
+#                   fixtures, valid definitions and their mutations) through
+#                   asl-validator (npm, pinned) and through orderflow
+#                   (validate_definition + create_state_machine, a cluster of
+#                   its own); a difference not declared in README.md fails
 #      demo         bash demo/run_demo.sh --orders 200 (one test)
 #      bench        bash bench/run_bench.sh --tiny (one test: it ran and
 #                   printed its figures; the figures are not judged)
@@ -35,7 +41,7 @@
 #    that could not run at all counts as 1 failed.
 #
 # Environment (all optional):
-#   SUITES="c fuzz regress isolation tap hostile conformance demo bench"   which suites to run
+#   SUITES="c fuzz regress isolation tap hostile conformance validator demo bench"   which suites to run
 #   FUZZ_SECONDS=18               fuzzing time per fuzz target
 #   CONFORMANCE_ARGS="--public"   extra arguments for the conformance runner
 #   CONF_DEADLINE=600             the conformance runner's overall wait budget
@@ -51,7 +57,7 @@ REPO="$(cd "$HERE/.." && pwd)"
 # shellcheck source=test/lib.sh
 . "$HERE/lib.sh"
 
-SUITES="${SUITES:-c fuzz regress isolation tap hostile conformance demo bench}"
+SUITES="${SUITES:-c fuzz regress isolation tap hostile conformance validator demo bench}"
 
 # ------------------------------------------------------------ the inner ---
 # Runs as OF_RUN_USER in OF_WORK/repo; appends "suite<TAB>passed<TAB>failed
@@ -304,6 +310,37 @@ suite_conformance() {
   return 0
 }
 
+suite_validator() {
+  banner "validator (test/validator/run.sh: asl-validator as an oracle)"
+  local conf="$OF_WORK/shared" log="$OF_WORK/validator.log" rc counts
+  if [ ! -f "$conf/conformance/tasks.sql" ]; then
+    echo "ERROR: shared/conformance was not found (../shared beside the repo, or ORDERFLOW_SHARED)"
+    record validator 0 1 "shared/conformance not found"
+    return
+  fi
+  if [ "$OF_BUILD_OK" != 1 ]; then record validator 0 1 "not run: the build failed"; return; fi
+  (
+    trap 'of_cluster_stop "$OF_WORK/validator"' EXIT
+    trap 'exit 130' INT TERM HUP
+    of_cluster_start "$OF_WORK/validator" postgres || { echo "could not start the cluster"; exit 3; }
+    psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION orderflow' || exit 3
+    PGCLIENTENCODING=UTF8 timeout --foreground -k 10 600 \
+      bash test/validator/run.sh "$conf" "$OF_WORK/validator-work"
+  ) >"$log" 2>&1
+  rc=$?
+  of_stop_all_clusters "$OF_WORK/validator"
+  show_log "$log"
+  counts="$(parse_np_nf "$log")"
+  if [ -z "$counts" ]; then
+    record validator 0 1 "could not run (exit $rc)"
+  else
+    set -- $counts
+    if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then record validator "$1" 1 "exit $rc"
+    else record validator "$1" "$2"; fi
+  fi
+  return 0
+}
+
 suite_demo() {
   banner "demo (demo/run_demo.sh --orders ${DEMO_ORDERS:-200})"
   if [ ! -f demo/run_demo.sh ]; then record demo 0 1 "demo/run_demo.sh missing"; return; fi
@@ -332,7 +369,7 @@ inner() {
   cd "$OF_WORK/repo" || exit 2
   : > "$OF_WORK/results.tsv"
   local s
-  for s in c fuzz regress isolation tap hostile conformance demo bench; do
+  for s in c fuzz regress isolation tap hostile conformance validator demo bench; do
     SUITE_T0=$(date +%s)
     want "$s" && "suite_$s"
     if [ "$s" = regress ] && want regress; then SUITE_T0=$(date +%s); suite_regress_nopreload; fi

@@ -826,9 +826,17 @@ test_transition_problems(Problems *ps)
 	VALID(one_state("{'Type':'Task','Resource':'r','Catch':[{'ErrorEquals':['States.ALL'],'Next':'C'}],'Next':'D'}",
 					"'C':{'Type':'Choice','Choices':[{'Variable':'$.x','IsNull':true,'Next':'D'}],'Default':'E'},"
 					"'D':{'Type':'Succeed'},'E':{'Type':'Fail'}"), ps);
-	/* an endless loop is a warning only */
-	CHECK(parse(one_state("{'Type':'Pass','Next':'B'}", "'B':{'Type':'Wait','Seconds':1,'Next':'A'}"), ps) != NULL);
-	CHECK(find_problem(ps, "NO_TERMINAL_STATE", "") != NULL);
+	/* a loop with no way out is refused (Step Functions: MISSING_END_STATE) */
+	REFUSED(one_state("{'Type':'Pass','Next':'B'}", "'B':{'Type':'Wait','Seconds':1,'Next':'A'}"),
+			ps, "NO_TERMINAL_STATE", "");
+	/* ... in a branch too, where it is reported at the branch */
+	REFUSED(one_state("{'Type':'Parallel','End':true,'Branches':[{'StartAt':'B','States':"
+					  "{'B':{'Type':'Pass','Next':'B'}}}]}", NULL),
+			ps, "NO_TERMINAL_STATE", "/States/A/Branches/0");
+	/* a loop with a way out (never taken, maybe) is fine */
+	VALID(one_state("{'Type':'Pass','Next':'B'}",
+					"'B':{'Type':'Choice','Choices':[{'Variable':'$.stop','IsPresent':true,'Next':'C'}],'Default':'A'},"
+					"'C':{'Type':'Succeed'}"), ps);
 }
 
 /* ------------------------------------------------------------------
