@@ -219,6 +219,28 @@ SET ROLE regress_rw_mallory;
 CALL rw.run('rw_mallory', '[1]');
 RESET ROLE;
 
+-- 8f. mallory's own writer functions try the superuser's powers: an UPDATE
+--     of pg_authid, and an inlinable LANGUAGE sql body reading it (planned
+--     as the worker's superuser, it would run as superuser); both run as
+--     mallory and fail, and she is no superuser
+SET ROLE regress_rw_mallory;
+CREATE FUNCTION rw_mallory.escalate(obj jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    UPDATE pg_catalog.pg_authid SET rolsuper = true WHERE rolname = 'regress_rw_mallory' RETURNING obj
+$$;
+CREATE FUNCTION rw_mallory.peek(obj jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT pg_catalog.jsonb_build_object('roles', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_authid))
+$$;
+SELECT orderflow.register_resource('arn:aws:s3:::mallory-bucket/escalate', 'rw_mallory.escalate(jsonb)');
+SELECT orderflow.register_resource('arn:aws:s3:::mallory-bucket/peek', 'rw_mallory.peek(jsonb)');
+SELECT orderflow.create_state_machine('rw_mallory_escalate',
+    '{"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "mallory-bucket", "Prefix": "escalate"}}, "End": true}}}');
+SELECT orderflow.create_state_machine('rw_mallory_peek',
+    '{"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "mallory-bucket", "Prefix": "peek"}}, "End": true}}}');
+CALL rw.run('rw_mallory_escalate', '[1]');
+CALL rw.run('rw_mallory_peek', '[1]');
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_rw_mallory';
+
 -- clean up (the roles must own nothing)
 DELETE FROM orderflow.execution_history WHERE execution_id IN
   (SELECT id FROM orderflow.executions WHERE state_machine LIKE 'rw\_%');
