@@ -238,6 +238,9 @@ SELECT orderflow.create_state_machine('rw_mallory_peek',
     '{"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "mallory-bucket", "Prefix": "peek"}}, "End": true}}}');
 CALL rw.run('rw_mallory_escalate', '[1]');
 CALL rw.run('rw_mallory_peek', '[1]');
+-- the same in her own session (start_sync_execution runs the Map there)
+SELECT rw.mask(r ->> 'status' || ' ' || coalesce(r ->> 'error', '') || ': ' || coalesce(r ->> 'cause', ''))
+  FROM orderflow.start_sync_execution('rw_mallory_escalate', '[1]') AS r;
 RESET ROLE;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_rw_mallory';
 
