@@ -343,6 +343,7 @@ add_iteration(Writer *w, HeapTuple tup, TupleDesc desc)
 		strcmp(status, "RUNNING") == 0 ? FILE_PENDING : FILE_FAILED;
 	bool		isnull;
 	Datum		output;
+	Jsonb	   *jb;
 
 	/* a failed iteration is written whole whatever the Transformation (AWS) */
 	if (w->transformation == TRANSFORM_NONE || file != FILE_SUCCEEDED)
@@ -351,10 +352,10 @@ add_iteration(Writer *w, HeapTuple tup, TupleDesc desc)
 		return;
 	}
 	output = SPI_getbinval(tup, desc, Anum_child_result_page_output, &isnull);
-	if (!isnull && w->transformation == TRANSFORM_FLATTEN &&
-		JB_ROOT_IS_ARRAY(DatumGetJsonbP(output)) && !JB_ROOT_IS_SCALAR(DatumGetJsonbP(output)))
+	jb = isnull ? NULL : DatumGetJsonbP(output);
+	if (jb != NULL && w->transformation == TRANSFORM_FLATTEN &&
+		JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb))
 	{
-		Jsonb	   *jb = DatumGetJsonbP(output);
 		JsonbIterator *it = JsonbIteratorInit(&jb->root);
 		JsonbValue	v;
 		JsonbIteratorToken tok;
@@ -371,7 +372,7 @@ add_iteration(Writer *w, HeapTuple tup, TupleDesc desc)
 		}
 		return;
 	}
-	add_entry(w, file, isnull ? "null" : column_text(tup, desc, Anum_child_result_page_output));
+	add_entry(w, file, jb == NULL ? "null" : JsonbToCString(NULL, &jb->root, VARSIZE(jb)));
 }
 
 /* Read the iterations a page at a time and add them */
