@@ -9,7 +9,7 @@ SERVER_OBJS = src/orderflow.o src/jsonb_conv.o src/definition.o src/storage.o \
 	src/task.o src/executor.o src/pool.o src/launcher.o src/worker.o \
 	src/dbhooks.o src/api.o \
 	src/callback.o src/control.o src/retention.o src/util.o src/privileges.o \
-	src/version.o src/restore.o src/lambda.o
+	src/version.o src/restore.o src/lambda.o src/result_writer.o
 OBJS = $(ASL_OBJS) $(SERVER_OBJS)
 
 # SQL scripts (README, "Upgrading"), as TimescaleDB splits them:

@@ -485,6 +485,53 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(orderflow_register_resource_table);
+
+/*
+ * register_resource_table(resource, target): bind a ResultWriter's
+ * "arn:aws:s3:::bucket/prefix" to a table that receives one row (key,
+ * body) per result object.  Only a table the caller may INSERT into: a
+ * registration never lets a definition write where its creator cannot.
+ */
+Datum
+orderflow_register_resource_table(PG_FUNCTION_ARGS)
+{
+	char	   *resource = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			rel = PG_GETARG_OID(1);
+	Oid			caller = GetUserId();
+	const char *problem;
+	OfOwnerSwitch sw;
+	Datum		v[3];
+
+	OfRequireCurrentSchema();
+	if (strlen(resource) == 0 || strlen(resource) > 2048)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a resource string must be 1 to 2048 characters long")));
+	if (get_rel_name(rel) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", rel)));
+	problem = OfResultTableProblem(rel, caller);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(strstr(problem, "privilege") ? ERRCODE_INSUFFICIENT_PRIVILEGE
+						 : ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("table %s cannot receive ResultWriter results: %s",
+						get_rel_name(rel), problem),
+				 errhint("A ResultWriter table has the columns key text and body jsonb "
+						 "(others get their defaults), and you need INSERT on it.")));
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
+	v[0] = CStringGetTextDatum(resource);
+	v[1] = CStringGetTextDatum(OfTableSignature(rel));
+	v[2] = ObjectIdGetDatum(caller);
+	OfExecQuery(OFQ_UPSERT_RESOURCE, v, NULL, false, 0);
+	OfRestoreIdentity(&sw);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
 PG_FUNCTION_INFO_V1(orderflow_unregister_resource);
 
 /* unregister_resource(resource): drop the caller's own registration */

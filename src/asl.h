@@ -68,6 +68,7 @@ extern void of_arena_free_all(void);
 #define OF_ERR_INTRINSIC		"States.IntrinsicFailure"
 #define OF_ERR_EXCEED_TOLERATED	"States.ExceedToleratedFailureThreshold"
 #define OF_ERR_ITEM_READER		"States.ItemReaderFailed"
+#define OF_ERR_RESULT_WRITER	"States.ResultWriterFailed"
 #define OF_ERR_DATA_LIMIT		"States.DataLimitExceeded"
 /*
  * Not an ASL error: the function a Task Resource is bound to (by signature)
@@ -423,6 +424,7 @@ typedef struct OfState
 	int			max_concurrency;	/* 0 = no limit */
 	json_object *item_reader;	/* raw ItemReader (borrowed) */
 	json_object *item_batcher;	/* raw ItemBatcher (borrowed) */
+	json_object *result_writer;	/* raw ResultWriter (borrowed), checked */
 	double		tolerated_failure_percentage;
 	int			tolerated_failure_count;
 	OfPath	   *max_concurrency_path;	/* the *Path forms, read from the Map's input */

@@ -1773,6 +1773,150 @@ parse_processor_config(ParseCtx *ctx, json_object *machine_obj, const char *loc)
 	if (exec != NULL && strcmp(exec, "STANDARD") != 0 && strcmp(exec, "EXPRESS") != 0)
 		problem(ctx, "INVALID_VALUE", cfg_loc, "ExecutionType",
 				"ExecutionType must be \"STANDARD\" or \"EXPRESS\", got \"%.80s\"", exec);
+	/* AWS: a Distributed Map names the type of its child workflows */
+	if (mode != NULL && strcmp(mode, "DISTRIBUTED") == 0 && exec == NULL &&
+		!json_object_object_get_ex(cfg, "ExecutionType", NULL))
+		problem(ctx, "MISSING_FIELD", cfg_loc, "ExecutionType",
+				"a DISTRIBUTED ItemProcessor needs ExecutionType (\"STANDARD\" or \"EXPRESS\")");
+	else if (exec != NULL && (mode == NULL || strcmp(mode, "INLINE") == 0))
+		warning(ctx, "IGNORED_FIELD", cfg_loc, "ExecutionType",
+				"ExecutionType applies to a DISTRIBUTED Map only; an INLINE Map ignores it");
+}
+
+/* The ProcessorConfig Mode of a Map's ItemProcessor, or NULL (INLINE) */
+static const char *
+processor_mode(json_object *map_obj)
+{
+	json_object *proc;
+	json_object *cfg;
+	json_object *mode;
+
+	if (json_object_object_get_ex(map_obj, "ItemProcessor", &proc) &&
+		json_object_is_type(proc, json_type_object) &&
+		json_object_object_get_ex(proc, "ProcessorConfig", &cfg) &&
+		json_object_is_type(cfg, json_type_object) &&
+		json_object_object_get_ex(cfg, "Mode", &mode) &&
+		json_object_is_type(mode, json_type_string))
+		return json_object_get_string(mode);
+	return NULL;
+}
+
+/* An S3 bucket name: 3 to 63 of a-z, 0-9, '.', '-', starting and ending alphanumeric */
+static bool
+is_bucket_name(const char *s)
+{
+	size_t		len = strlen(s);
+
+	if (len < 3 || len > 63)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			return false;
+	return s[0] != '.' && s[0] != '-' && s[len - 1] != '.' && s[len - 1] != '-';
+}
+
+/* ResultWriter.Parameters: a literal Bucket and an optional literal Prefix */
+static void
+parse_result_writer_parameters(ParseCtx *ctx, json_object *params, const char *loc)
+{
+	static const char *const fields[] = {"Bucket", "Prefix", NULL};
+	const char *bucket;
+	const char *prefix;
+
+	if (json_object_object_get_ex(params, "Bucket.$", NULL) ||
+		json_object_object_get_ex(params, "Prefix.$", NULL))
+	{
+		problem(ctx, "UNSUPPORTED", loc,
+				json_object_object_get_ex(params, "Bucket.$", NULL) ? "Bucket.$" : "Prefix.$",
+				"the ResultWriter Bucket and Prefix must be literal strings: orderflow binds "
+				"the target they name when the definition is created");
+		return;
+	}
+	check_known_fields(ctx, params, loc, fields, "ResultWriter Parameters (Bucket, Prefix)");
+	if (!json_object_object_get_ex(params, "Bucket", NULL))
+		problem(ctx, "MISSING_FIELD", loc, "Bucket",
+				"ResultWriter Parameters need a Bucket");
+	bucket = optional_string(ctx, params, loc, "Bucket");
+	if (bucket != NULL && !is_bucket_name(bucket))
+		problem(ctx, "INVALID_VALUE", loc, "Bucket",
+				"Bucket must be an S3 bucket name (3 to 63 characters: a-z, 0-9, '.', '-'), got \"%.80s\"",
+				bucket);
+	prefix = optional_string(ctx, params, loc, "Prefix");
+	if (prefix != NULL && strlen(prefix) > 512)
+		problem(ctx, "INVALID_VALUE", loc, "Prefix", "Prefix must be at most 512 characters");
+}
+
+/*
+ * ResultWriter (AWS: Resource "arn:aws:states:::s3:putObject" with
+ * Parameters {Bucket, Prefix}, and/or WriterConfig {OutputType,
+ * Transformation}).  Which target the Bucket/Prefix is bound to is the
+ * server's business (definition.c); here only the shape is checked.
+ */
+static void
+parse_result_writer(ParseCtx *ctx, OfState *st, json_object *obj)
+{
+	static const char *const fields[] = {"Resource", "Parameters", "WriterConfig", NULL};
+	static const char *const config_fields[] = {"OutputType", "Transformation", NULL};
+	json_object *rw = optional_object(ctx, obj, st->location, "ResultWriter");
+	json_object *params;
+	json_object *config;
+	const char *loc;
+	const char *resource;
+	const char *mode;
+	bool		has_resource;
+
+	if (rw == NULL)
+		return;
+	st->result_writer = rw;
+	loc = pointer_key(st->location, "ResultWriter");
+	check_known_fields(ctx, rw, loc, fields, "a ResultWriter (Resource, Parameters, WriterConfig)");
+	has_resource = json_object_object_get_ex(rw, "Resource", NULL);
+	if (!has_resource && !json_object_object_get_ex(rw, "Parameters", NULL) &&
+		!json_object_object_get_ex(rw, "WriterConfig", NULL))
+		problem(ctx, "MISSING_FIELD", loc, NULL,
+				"a ResultWriter needs Resource and Parameters, WriterConfig, or all three");
+	resource = optional_string(ctx, rw, loc, "Resource");
+	if (resource != NULL && strcmp(resource, "arn:aws:states:::s3:putObject") != 0)
+		problem(ctx, "INVALID_VALUE", loc, "Resource",
+				"the ResultWriter Resource must be \"arn:aws:states:::s3:putObject\", got \"%.80s\"",
+				resource);
+	params = optional_object(ctx, rw, loc, "Parameters");
+	if (has_resource && !json_object_object_get_ex(rw, "Parameters", NULL))
+		problem(ctx, "MISSING_FIELD", loc, "Parameters",
+				"a ResultWriter with a Resource needs Parameters {\"Bucket\": ..., \"Prefix\": ...}");
+	else if (!has_resource && json_object_object_get_ex(rw, "Parameters", NULL))
+		problem(ctx, "MISSING_FIELD", loc, "Resource",
+				"ResultWriter Parameters need the Resource \"arn:aws:states:::s3:putObject\"");
+	if (params != NULL)
+		parse_result_writer_parameters(ctx, params, pointer_key(loc, "Parameters"));
+	config = optional_object(ctx, rw, loc, "WriterConfig");
+	if (config != NULL)
+	{
+		const char *cloc = pointer_key(loc, "WriterConfig");
+		const char *output = optional_string(ctx, config, cloc, "OutputType");
+		const char *transformation = optional_string(ctx, config, cloc, "Transformation");
+
+		check_known_fields(ctx, config, cloc, config_fields,
+						   "WriterConfig (OutputType, Transformation)");
+		if (output != NULL && strcmp(output, "JSON") != 0 && strcmp(output, "JSONL") != 0)
+			problem(ctx, "INVALID_VALUE", cloc, "OutputType",
+					"OutputType must be \"JSON\" or \"JSONL\", got \"%.80s\"", output);
+		else if (output != NULL && strcmp(output, "JSONL") == 0 && !has_resource)
+			problem(ctx, "UNSUPPORTED", cloc, "OutputType",
+					"OutputType \"JSONL\" is a file format: it needs the Resource and Parameters "
+					"that name where the results are written");
+		if (transformation != NULL && strcmp(transformation, "NONE") != 0 &&
+			strcmp(transformation, "COMPACT") != 0 && strcmp(transformation, "FLATTEN") != 0)
+			problem(ctx, "INVALID_VALUE", cloc, "Transformation",
+					"Transformation must be \"NONE\", \"COMPACT\" or \"FLATTEN\", got \"%.80s\"",
+					transformation);
+	}
+	/* orderflow runs every Map as child executions; AWS takes this on DISTRIBUTED ones only */
+	mode = processor_mode(obj);
+	if (mode == NULL || strcmp(mode, "DISTRIBUTED") != 0)
+		warning(ctx, "DISTRIBUTED_ONLY", loc, NULL,
+				"AWS accepts a ResultWriter on a DISTRIBUTED Map only (ItemProcessor.ProcessorConfig.Mode); "
+				"orderflow runs it on any Map");
 }
 
 /*
@@ -1832,6 +1976,7 @@ parse_map(ParseCtx *ctx, OfState *st, json_object *obj)
 	static const char *const selectors[] = {"ItemSelector", "Parameters", NULL};
 	OfMachine  *legacy;
 	OfTemplate *legacy_selector;
+	const char *label;
 
 	check_exclusive(ctx, st, obj, processors, true);
 	st->iterator = parse_map_machine(ctx, st, obj, "ItemProcessor", MACHINE_PROCESSOR);
@@ -1849,8 +1994,12 @@ parse_map(ParseCtx *ctx, OfState *st, json_object *obj)
 	parse_map_limits(ctx, st, obj);
 	st->item_reader = optional_object(ctx, obj, st->location, "ItemReader");
 	parse_item_batcher(ctx, st, obj);
-	optional_object(ctx, obj, st->location, "ResultWriter");
-	optional_string(ctx, obj, st->location, "Label");
+	parse_result_writer(ctx, st, obj);
+	label = optional_string(ctx, obj, st->location, "Label");
+	/* AWS: up to 40 characters, no whitespace (it names the Map Run) */
+	if (label != NULL && (strlen(label) == 0 || strlen(label) > 40 || strpbrk(label, " \t\n\r") != NULL))
+		problem(ctx, "INVALID_VALUE", st->location, "Label",
+				"Label must be 1 to 40 characters without whitespace, got \"%.80s\"", label);
 }
 
 /* For a state we cannot validate (unknown type, JSONata): keep its Next */

@@ -26,6 +26,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/namespace.h"
 #include "lib/ilist.h"
@@ -49,6 +50,8 @@
  * Resource resolution
  * --------------------------------------------------------------------- */
 
+static Oid	resolve_name(const char *signature, PGFunction in);
+
 /* State shared by the parser callbacks while validating one definition */
 typedef struct ValidationState
 {
@@ -70,6 +73,7 @@ collect_problem(void *arg, const char *severity, const char *code,
 	p->code = pstrdup(code);
 	p->location = pstrdup(location);
 	p->message = pstrdup(message);
+	p->hint = NULL;
 	vs->problems = lappend(vs->problems, p);
 	MemoryContextSwitchTo(old);
 }
@@ -173,15 +177,14 @@ task_function_problem(Oid fn)
  * own code with that role's rights.  Two candidates of the best rank that
  * are not the creator's own are ambiguous: *problem says so.
  */
-static Oid
-find_registered_resource(Oid creator, const char *resource, const char **problem)
+static char *
+find_registration(Oid creator, const char *resource, const char **problem)
 {
 	Datum		arg = CStringGetTextDatum(resource);
 	OfOwnerSwitch sw;
 	char	   *best = NULL;
 	int			best_rank = 3;
 	int			at_best = 0;
-	Oid			fn;
 
 	*problem = NULL;
 	/* every role's registrations: the creator may not see them all */
@@ -217,10 +220,27 @@ find_registered_resource(Oid creator, const char *resource, const char **problem
 		*problem = psprintf("Resource \"%s\" is registered by several roles whose registrations you may use, "
 							"and it is not clear which one is meant; register your own with "
 							"orderflow.register_resource('%s', <function>) to choose", resource, resource);
-		return InvalidOid;
+		return NULL;
 	}
+	return best;
+}
+
+/* The function a registration names (see find_registration) */
+static Oid
+find_registered_resource(Oid creator, const char *resource, const char **problem)
+{
+	char	   *best = find_registration(creator, resource, problem);
+	Oid			fn;
+
 	if (best == NULL)
 		return InvalidOid;
+	if (strncmp(best, OF_TABLE_BINDING_PREFIX, strlen(OF_TABLE_BINDING_PREFIX)) == 0)
+	{
+		*problem = psprintf("Resource \"%s\" is registered to table %s, a ResultWriter target; "
+							"it cannot be a Task or an ItemReader", resource,
+							best + strlen(OF_TABLE_BINDING_PREFIX));
+		return InvalidOid;
+	}
 	/* registrations are kept by signature too (they survive a restore) */
 	fn = OfResolveSignature(best);
 	if (!OidIsValid(fn))
@@ -229,8 +249,8 @@ find_registered_resource(Oid creator, const char *resource, const char **problem
 	return fn;
 }
 
-/* Record a binding once per resource string */
-static void
+/* Record a binding once per resource string; returns it */
+static OfBinding *
 add_binding(ValidationState *vs, const char *resource, Oid fn, int nargs)
 {
 	ListCell   *lc;
@@ -240,15 +260,16 @@ add_binding(ValidationState *vs, const char *resource, Oid fn, int nargs)
 	foreach(lc, vs->bindings)
 	{
 		if (strcmp(((OfBinding *) lfirst(lc))->resource, resource) == 0)
-			return;
+			return lfirst(lc);
 	}
 	old = MemoryContextSwitchTo(vs->cxt ? vs->cxt : CurrentMemoryContext);
-	b = palloc(sizeof(OfBinding));
+	b = palloc0(sizeof(OfBinding));
 	b->resource = pstrdup(resource);
 	b->fn = fn;
 	b->nargs = nargs;
 	vs->bindings = lappend(vs->bindings, b);
 	MemoryContextSwitchTo(old);
+	return b;
 }
 
 /*
@@ -542,6 +563,138 @@ check_lambda_tasks(ValidationState *vs, OfMachine *m)
 	}
 }
 
+/* Record a problem with the fix for errhint (OfReportProblems) */
+static void
+collect_problem_hint(ValidationState *vs, const char *code, const char *location,
+					 const char *message, const char *hint)
+{
+	MemoryContext old;
+
+	collect_problem(vs, "ERROR", code, location, message);
+	old = MemoryContextSwitchTo(vs->cxt ? vs->cxt : CurrentMemoryContext);
+	((OfProblem *) llast(vs->problems))->hint = pstrdup(hint);
+	MemoryContextSwitchTo(old);
+}
+
+/* See definition.h */
+char *
+OfResultWriterTarget(json_object *result_writer)
+{
+	json_object *params;
+	json_object *bucket;
+	json_object *prefix;
+
+	if (result_writer == NULL ||
+		!json_object_object_get_ex(result_writer, "Resource", NULL) ||
+		!json_object_object_get_ex(result_writer, "Parameters", &params) ||
+		!json_object_object_get_ex(params, "Bucket", &bucket) ||
+		!json_object_is_type(bucket, json_type_string))
+		return NULL;
+	if (json_object_object_get_ex(params, "Prefix", &prefix) &&
+		json_object_is_type(prefix, json_type_string) &&
+		json_object_get_string_len(prefix) > 0)
+		return psprintf("arn:aws:s3:::%s/%s", json_object_get_string(bucket),
+						json_object_get_string(prefix));
+	return psprintf("arn:aws:s3:::%s", json_object_get_string(bucket));
+}
+
+/* See definition.h */
+const char *
+OfResultTableProblem(Oid rel, Oid role)
+{
+	char		kind = get_rel_relkind(rel);
+	AttrNumber	key = get_attnum(rel, "key");
+	AttrNumber	body = get_attnum(rel, "body");
+
+	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+		return "it is not a table";
+	if (key == InvalidAttrNumber || get_atttype(rel, key) != TEXTOID ||
+		body == InvalidAttrNumber || get_atttype(rel, body) != JSONBOID)
+		return "a ResultWriter table needs the columns key text and body jsonb";
+	if (pg_class_aclcheck(rel, role, ACL_INSERT) != ACLCHECK_OK)
+		return "you do not have INSERT privilege on it";
+	return NULL;
+}
+
+/* Explain why fn cannot receive ResultWriter objects, or return NULL if it can */
+static const char *
+result_function_problem(Oid fn)
+{
+	const char *problem = task_function_problem(fn);
+
+	if (problem == NULL && get_func_nargs(fn) != 1)
+		problem = "a ResultWriter function takes one jsonb argument";
+	return problem;
+}
+
+/*
+ * Map ResultWriter: the Bucket/Prefix it names must be bound, by
+ * register_resource('arn:aws:s3:::bucket/prefix', function) or
+ * register_resource_table(..., table), to a target the creator may call
+ * or insert into (checked again as the execution's owner when it writes).
+ */
+static void
+check_result_writers(ValidationState *vs, OfMachine *m)
+{
+	for (int i = 0; i < m->n_states; i++)
+	{
+		OfState    *st = &m->states[i];
+		char	   *target;
+		char	   *loc;
+		char	   *registered;
+		const char *problem;
+
+		for (int b = 0; b < st->n_branches; b++)
+			check_result_writers(vs, st->branches[b]);
+		if (st->iterator != NULL)
+			check_result_writers(vs, st->iterator);
+		if (st->type != OF_STATE_MAP || (target = OfResultWriterTarget(st->result_writer)) == NULL)
+			continue;
+		loc = psprintf("%s/ResultWriter/Parameters", st->location);
+		registered = find_registration(GetUserId(), target, &problem);
+		if (problem != NULL)
+		{
+			collect_problem(vs, "ERROR", "RESOURCE_NOT_FOUND", loc, problem);
+			continue;
+		}
+		if (registered == NULL)
+		{
+			collect_problem_hint(vs, "RESOURCE_NOT_FOUND", loc,
+								 psprintf("the ResultWriter target \"%s\" is not bound to a function or a table",
+										  target),
+								 psprintf("Bind it with SELECT orderflow.register_resource('%s', 'schema.fn(jsonb)') "
+										  "or orderflow.register_resource_table('%s', 'schema.table').",
+										  target, target));
+			continue;
+		}
+		if (strncmp(registered, OF_TABLE_BINDING_PREFIX, strlen(OF_TABLE_BINDING_PREFIX)) == 0)
+		{
+			Oid			rel = OfResolveTable(registered + strlen(OF_TABLE_BINDING_PREFIX));
+
+			problem = OidIsValid(rel) ? OfResultTableProblem(rel, GetUserId()) : "the table does not exist";
+			if (problem == NULL)
+			{
+				add_binding(vs, target, InvalidOid, 0)->table = rel;
+				continue;
+			}
+		}
+		else
+		{
+			Oid			fn = OfResolveSignature(registered);
+
+			problem = OidIsValid(fn) ? result_function_problem(fn) : "the function does not exist";
+			if (problem == NULL)
+			{
+				add_binding(vs, target, fn, 1);
+				continue;
+			}
+		}
+		collect_problem(vs, "ERROR", "RESOURCE_NOT_FOUND", loc,
+						psprintf("the ResultWriter target \"%s\" is bound to %s, which cannot be used: %s",
+								 target, registered, problem));
+	}
+}
+
 /* Build the {"resource": "signature", ...} map stored with a version */
 static Jsonb *
 bindings_to_jsonb(List *bindings)
@@ -555,7 +708,9 @@ bindings_to_jsonb(List *bindings)
 		OfBinding  *b = lfirst(lc);
 
 		json_object_object_add(map, b->resource,
-							   json_object_new_string(OfFunctionSignature(b->fn)));
+							   json_object_new_string(OidIsValid(b->table)
+													  ? OfTableSignature(b->table)
+													  : OfFunctionSignature(b->fn)));
 	}
 	PG_TRY();
 	{
@@ -572,6 +727,15 @@ bindings_to_jsonb(List *bindings)
 /* ---------------------------------------------------------------------
  * Signatures
  * --------------------------------------------------------------------- */
+
+/* See definition.h */
+char *
+OfTableSignature(Oid rel)
+{
+	return psprintf("%s%s", OF_TABLE_BINDING_PREFIX,
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
+											   get_rel_name(rel)));
+}
 
 /* See definition.h */
 char *
@@ -620,18 +784,38 @@ OfFunctionSignature(Oid fn)
 Oid
 OfResolveSignature(const char *signature)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			save_userid;
-	int			save_sec_context;
-	Oid			fn = InvalidOid;
-
 	/*
 	 * regprocedurein takes a bare number as an OID without looking it up:
 	 * an OID is exactly what must not be trusted here (0.1.0 stored them)
 	 */
 	if (strchr(signature, '(') == NULL)
 		return InvalidOid;
+	return resolve_name(signature, regprocedurein);
+}
+
+/* See definition.h; as OfResolveSignature, for a stored table name */
+Oid
+OfResolveTable(const char *name)
+{
+	/* regclassin too takes a bare number as an OID */
+	if (name[0] == '\0' || strspn(name, "0123456789") == strlen(name))
+		return InvalidOid;
+	return resolve_name(name, regclassin);
+}
+
+/*
+ * Resolve a stored name with a reg* input function (regprocedurein,
+ * regclassin), see OfResolveSignature: InvalidOid when it names nothing.
+ */
+static Oid
+resolve_name(const char *signature, PGFunction in)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec_context;
+	Oid			fn = InvalidOid;
+
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
@@ -644,8 +828,7 @@ OfResolveSignature(const char *signature)
 		(void) set_config_option("search_path", "pg_catalog",
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
-												  CStringGetDatum(signature)));
+		fn = DatumGetObjectId(DirectFunctionCall1(in, CStringGetDatum(signature)));
 		AtEOXact_GUC(true, nest);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		ReleaseCurrentSubTransaction();
@@ -717,6 +900,7 @@ OfValidateDefinition(Jsonb *definition, Jsonb **resources_out)
 
 		check_item_readers(&vs, machine);
 		check_lambda_tasks(&vs, machine);
+		check_result_writers(&vs, machine);
 		of_machine_free(machine);
 		if (list_length(vs.problems) > before)
 			machine = NULL;
@@ -789,6 +973,9 @@ OfReportProblems(List *problems, const char *what)
 	for (int i = 0; i < lengthof(problem_fixes); i++)
 		if (strcmp(problem_fixes[i].code, first->code) == 0)
 			fix = problem_fixes[i].fix;
+	/* a problem may know its own fix (the call that binds a ResultWriter) */
+	if (first->hint != NULL)
+		fix = first->hint;
 	/* the message and the hint are about the first ERROR (not a WARNING) */
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -970,10 +1157,19 @@ resolve_bindings(OfDefinition *def)
 	for (int i = 0; i < def->n_bindings; i++)
 	{
 		OfBinding  *b = &def->bindings[i];
-		Oid			fn = OfResolveSignature(b->signature);
+		Oid			fn;
 		int			nargs = 0;
 		bool		retset = false;
 
+		if (strncmp(b->signature, OF_TABLE_BINDING_PREFIX, strlen(OF_TABLE_BINDING_PREFIX)) == 0)
+		{
+			/* a ResultWriter table: the INSERT checks the rest as the owner */
+			b->table = OfResolveTable(b->signature + strlen(OF_TABLE_BINDING_PREFIX));
+			b->fn = InvalidOid;
+			b->nargs = 0;
+			continue;
+		}
+		fn = OfResolveSignature(b->signature);
 		if (!OidIsValid(fn) || !usable_bound_function(fn, &nargs, &retset))
 		{
 			fn = InvalidOid;

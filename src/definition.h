@@ -29,7 +29,12 @@ typedef struct OfBinding
 	Oid			fn;				/* InvalidOid: no such function (now) */
 	int			nargs;			/* 1: (input), 2: (input, context); 0 if !fn */
 	bool		retset;			/* RETURNS SETOF jsonb (an ItemReader) */
+	Oid			table;			/* a ResultWriter bound to a table (signature
+								 * "TABLE schema.name"), else InvalidOid */
 } OfBinding;
+
+/* The prefix of a binding's or registration's text that names a table */
+#define OF_TABLE_BINDING_PREFIX "TABLE "
 
 /* One parsed, immutable version of a state machine */
 typedef struct OfDefinition
@@ -51,6 +56,7 @@ typedef struct OfProblem
 	char	   *code;
 	char	   *location;
 	char	   *message;
+	char	   *hint;			/* the fix, or NULL (not a validate_definition column) */
 } OfProblem;
 
 /*
@@ -100,5 +106,25 @@ extern Oid	OfFindLambdaFunction(Oid role, const char *text, const OfLambdaFuncti
 
 /* Resolve a stored signature (InvalidOid if it names no function now) */
 extern Oid	OfResolveSignature(const char *signature);
+
+/* "TABLE schema.name": how a table binding is stored */
+extern char *OfTableSignature(Oid rel);
+
+/* Resolve a stored "schema.table" name (InvalidOid if it names no table now) */
+extern Oid	OfResolveTable(const char *name);
+
+/*
+ * The Resource string a Map's ResultWriter is bound by (register_resource):
+ * "arn:aws:s3:::BUCKET/PREFIX" ("arn:aws:s3:::BUCKET" without a Prefix), or
+ * NULL when it names no target (WriterConfig only).
+ */
+extern char *OfResultWriterTarget(json_object *result_writer);
+
+/*
+ * Why rel cannot receive ResultWriter rows inserted as role, or NULL: a
+ * table (or partitioned table) with columns key text and body jsonb on
+ * which role has INSERT.
+ */
+extern const char *OfResultTableProblem(Oid rel, Oid role);
 
 #endif

@@ -32,6 +32,7 @@
 #include "task.h"
 #include "callback.h"
 #include "lambda.h"
+#include "result_writer.h"
 
 #include <math.h>
 
@@ -2598,6 +2599,30 @@ first_child_failure(ExecRun *run, char **error, char **cause)
 		*error = pstrdup(OF_ERR_BRANCH_FAILED);
 }
 
+/*
+ * A Map with a ResultWriter: its results go to the bound target a page at
+ * a time (result_writer.c), never collected here, and its result is the
+ * summary AWS returns (or, WriterConfig only, the transformed results).
+ */
+static bool
+write_results(ExecRun *run, OfState *state, json_object **out, OfError *err)
+{
+	OfMapRun	map_run;
+	char	   *target = OfResultWriterTarget(state->result_writer);
+
+	map_run.parent_id = &run->id;
+	map_run.parent_id_text = run->id_text;
+	map_run.tag = run->children_tag;
+	map_run.owner = run->owner;
+	map_run.state_machine = run->state_machine;
+	map_run.state_name = state->name;
+	if (!OfWriteMapResults(&map_run, state->result_writer,
+						   target ? OfFindBinding(run->def, target) : NULL, out, err))
+		return false;
+	track(run, *out);
+	return true;
+}
+
 /* All children are done and none failed too often: process the results */
 static StepResult
 finish_children(ExecRun *run, OfState *state)
@@ -2605,7 +2630,9 @@ finish_children(ExecRun *run, OfState *state)
 	json_object *result = NULL;
 	json_object *output;
 	OfError		err;
-	bool		collected = collect_results(run, &result, &err);
+	bool		collected = state->type == OF_STATE_MAP && state->result_writer != NULL
+		? write_results(run, state, &result, &err)
+		: collect_results(run, &result, &err);
 
 	delete_counters(run);
 	run->phase = NULL;

@@ -550,6 +550,23 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		1, {UUIDOID},
 		Natts_execution_root
 	},
+	/*
+	 * Map ResultWriter (result_writer.c): the next page of a Map's
+	 * iterations after branch_index $3, through executions_children, so a
+	 * 100,000-item Map is written a page at a time, never held whole.
+	 * Dates as AWS writes them (ISO 8601, UTC).
+	 */
+	[OFQ_CHILD_RESULT_PAGE] = {
+		"SELECT branch_index, id::text, name, status, input::text, output, error, cause,"
+		"       pg_catalog.to_char(pg_catalog.timezone('UTC', started_at),"
+		"                          'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+		"       pg_catalog.to_char(pg_catalog.timezone('UTC', stopped_at),"
+		"                          'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+		"  FROM orderflow.executions"
+		" WHERE parent_id = $1 AND parent_tag = $2 AND branch_index > $3"
+		" ORDER BY branch_index LIMIT $4",
+		4, {UUIDOID, INT4OID, INT4OID, INT4OID}
+	},
 };
 
 /* Plans, prepared on first use and kept for the life of the backend */

@@ -83,6 +83,8 @@ typedef enum OfQuery
 	/* engine security, issue 10 (executor.c, api.c): run_pending's own work, batch-held trees */
 	OFQ_CLAIM_DUE_FOR_ROLE,
 	OFQ_EXECUTION_ROOT,
+	/* Map ResultWriter, issue 12 (result_writer.c) */
+	OFQ_CHILD_RESULT_PAGE,
 	OFQ_COUNT
 } OfQuery;
 
@@ -346,6 +348,17 @@ enum { Anum_priv_execution_machine_state_machine = 1, Natts_priv_execution_machi
 
 /* OFQ_EXECUTION_ROOT: SELECT root_id */
 enum { Anum_execution_root_root_id = 1, Natts_execution_root = 1 };
+
+/* OFQ_CHILD_RESULT_PAGE: SELECT branch_index, id, name, status, input, output, error, cause, start, stop (storage.c) */
+enum
+{
+	Anum_child_result_page_branch_index = 1, Anum_child_result_page_id,
+	Anum_child_result_page_name, Anum_child_result_page_status,
+	Anum_child_result_page_input, Anum_child_result_page_output,
+	Anum_child_result_page_error, Anum_child_result_page_cause,
+	Anum_child_result_page_start_date, Anum_child_result_page_stop_date,
+	Natts_child_result_page = Anum_child_result_page_stop_date
+};
 
 /* Execute a prepared statement; SPI must be connected */
 extern int	OfExecQuery(OfQuery q, Datum *values, const char *nulls, bool read_only, long count);

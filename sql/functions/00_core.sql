@@ -38,6 +38,12 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'orderflow_register_resource'
 LANGUAGE C STRICT;
 
+/* binds a ResultWriter's 'arn:aws:s3:::bucket/prefix' to a table (key text, body jsonb) */
+CREATE OR REPLACE FUNCTION orderflow.register_resource_table(resource text, target regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orderflow_register_resource_table'
+LANGUAGE C STRICT;
+
 CREATE OR REPLACE FUNCTION orderflow.unregister_resource(resource text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'orderflow_unregister_resource'

@@ -1165,6 +1165,8 @@ static void
 test_map_problems(Problems *ps)
 {
 	const char *proc = "'ItemProcessor':{'StartAt':'I','States':{'I':{'Type':'Succeed'}}}";
+	const char *dproc = "'ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED','ExecutionType':'STANDARD'},"
+		"'StartAt':'I','States':{'I':{'Type':'Succeed'}}}";
 
 	REFUSED("{'StartAt':'M','States':{'M':{'Type':'Map','End':true}}}", ps, "MISSING_FIELD", "/States/M");
 	REFUSED("{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'StartAt':'X','States':"
@@ -1200,8 +1202,91 @@ test_map_problems(Problems *ps)
 	REFUSED("{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':[],'End':true}}}", ps,
 			"INVALID_TYPE", "/States/M/ItemProcessor");
 	VALID(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'MaxConcurrencyPath':'$.c',"
-					  "'ToleratedFailurePercentagePath':'$.p','ResultWriter':{'Resource':'x'},"
-					  "'ResultPath':'$.out','OutputPath':'$.out','End':true}}}", proc), ps);
+					  "'ToleratedFailurePercentagePath':'$.p','ResultWriter':{'WriterConfig':{}},"
+					  "'ResultPath':'$.out','OutputPath':'$.out','End':true}}}", dproc), ps);
+}
+
+/* ResultWriter and ProcessorConfig (issue 12): shapes, enums, AWS's rules */
+static void
+test_result_writer_problems(Problems *ps)
+{
+	const char *dproc = "'ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED','ExecutionType':'STANDARD'},"
+		"'StartAt':'I','States':{'I':{'Type':'Succeed'}}}";
+	const char *iproc = "'ItemProcessor':{'StartAt':'I','States':{'I':{'Type':'Succeed'}}}";
+	const char *put = "'Resource':'arn:aws:states:::s3:putObject'";
+	const Problem *p;
+
+	VALID(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s,"
+					  "'Parameters':{'Bucket':'my-bucket','Prefix':'runs/x'},"
+					  "'WriterConfig':{'OutputType':'JSONL','Transformation':'FLATTEN'}},'End':true}}}",
+					  dproc, put), ps);
+	VALID(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s,"
+					  "'Parameters':{'Bucket':'b.c-1'}},'Label':'Lines','End':true}}}", dproc, put), ps);
+	/* on an INLINE Map: accepted with a warning (AWS: DISTRIBUTED only) */
+	parse(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s,"
+					  "'Parameters':{'Bucket':'bkt'}},'End':true}}}", iproc, put), ps);
+	p = find_problem(ps, "DISTRIBUTED_ONLY", "/States/M/ResultWriter");
+	CHECK(p != NULL && strcmp(p->severity, "WARNING") == 0 && ps->n == 1);
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{},'End':true}}}", dproc),
+			ps, "MISSING_FIELD", "/States/M/ResultWriter");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':[],'End':true}}}", dproc),
+			ps, "INVALID_TYPE", "/States/M/ResultWriter");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{'Resource':'x',"
+						"'Parameters':{'Bucket':'bkt'}},'End':true}}}", dproc),
+			ps, "INVALID_VALUE", "/States/M/ResultWriter/Resource");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s},'End':true}}}",
+						dproc, put), ps, "MISSING_FIELD", "/States/M/ResultWriter/Parameters");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':"
+						"{'Parameters':{'Bucket':'bkt'}},'End':true}}}", dproc),
+			ps, "MISSING_FIELD", "/States/M/ResultWriter/Resource");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s,"
+						"'Parameters':{'Prefix':'p'}},'End':true}}}", dproc, put),
+			ps, "MISSING_FIELD", "/States/M/ResultWriter/Parameters/Bucket");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s,"
+						"'Parameters':{'Bucket':'No_Such Bucket'}},'End':true}}}", dproc, put),
+			ps, "INVALID_VALUE", "/States/M/ResultWriter/Parameters/Bucket");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s,"
+						"'Parameters':{'Bucket':'bkt','Prefix':7}},'End':true}}}", dproc, put),
+			ps, "INVALID_TYPE", "/States/M/ResultWriter/Parameters/Prefix");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s,"
+						"'Parameters':{'Bucket.$':'$.b'}},'End':true}}}", dproc, put),
+			ps, "UNSUPPORTED", "/States/M/ResultWriter/Parameters/Bucket.$");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':{%s,"
+						"'Parameters':{'Bucket':'bkt','Key':'k'}},'End':true}}}", dproc, put),
+			ps, "UNKNOWN_FIELD", "/States/M/ResultWriter/Parameters/Key");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':"
+						"{'WriterConfig':{'OutputType':'CSV'}},'End':true}}}", dproc),
+			ps, "INVALID_VALUE", "/States/M/ResultWriter/WriterConfig/OutputType");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':"
+						"{'WriterConfig':{'OutputType':'JSONL'}},'End':true}}}", dproc),
+			ps, "UNSUPPORTED", "/States/M/ResultWriter/WriterConfig/OutputType");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':"
+						"{'WriterConfig':{'Transformation':'flatten'}},'End':true}}}", dproc),
+			ps, "INVALID_VALUE", "/States/M/ResultWriter/WriterConfig/Transformation");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':"
+						"{'WriterConfig':{'Format':'JSON'}},'End':true}}}", dproc),
+			ps, "UNKNOWN_FIELD", "/States/M/ResultWriter/WriterConfig/Format");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'ResultWriter':"
+						"{'WriterConfig':{},'Extra':1},'End':true}}}", dproc),
+			ps, "UNKNOWN_FIELD", "/States/M/ResultWriter/Extra");
+	REFUSED(of_psprintf("{'StartAt':'M','States':{'M':{'Type':'Map',%s,'Label':'has space',"
+						"'End':true}}}", dproc), ps, "INVALID_VALUE", "/States/M/Label");
+	/* ProcessorConfig: DISTRIBUTED needs ExecutionType; INLINE ignores it */
+	REFUSED("{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED'},"
+			"'StartAt':'I','States':{'I':{'Type':'Succeed'}}},'End':true}}}", ps,
+			"MISSING_FIELD", "/States/M/ItemProcessor/ProcessorConfig/ExecutionType");
+	REFUSED("{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED',"
+			"'ExecutionType':'FAST'},'StartAt':'I','States':{'I':{'Type':'Succeed'}}},'End':true}}}", ps,
+			"INVALID_VALUE", "/States/M/ItemProcessor/ProcessorConfig/ExecutionType");
+	REFUSED("{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED',"
+			"'ExecutionType':'STANDARD','Concurrency':1},'StartAt':'I','States':{'I':{'Type':'Succeed'}}},"
+			"'End':true}}}", ps, "UNKNOWN_FIELD", "/States/M/ItemProcessor/ProcessorConfig/Concurrency");
+	VALID("{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'ProcessorConfig':{'Mode':'DISTRIBUTED',"
+		  "'ExecutionType':'EXPRESS'},'StartAt':'I','States':{'I':{'Type':'Succeed'}}},'End':true}}}", ps);
+	parse("{'StartAt':'M','States':{'M':{'Type':'Map','ItemProcessor':{'ProcessorConfig':{'Mode':'INLINE',"
+		  "'ExecutionType':'STANDARD'},'StartAt':'I','States':{'I':{'Type':'Succeed'}}},'End':true}}}", ps);
+	p = find_problem(ps, "IGNORED_FIELD", "/States/M/ItemProcessor/ProcessorConfig/ExecutionType");
+	CHECK(p != NULL && strcmp(p->severity, "WARNING") == 0 && ps->n == 1);
 }
 
 /* ------------------------------------------------------------------
@@ -1502,6 +1587,7 @@ main(void)
 	test_fail_problems(&ps);
 	test_parallel_problems(&ps);
 	test_map_problems(&ps);
+	test_result_writer_problems(&ps);
 	test_hostile_documents(&ps);
 	test_hostile_values(&ps);
 	test_conformance(&ps);
