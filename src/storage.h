@@ -84,8 +84,35 @@ typedef enum OfQuery
 	/* engine security, issue 10 (executor.c, api.c): run_pending's own work, batch-held trees */
 	OFQ_CLAIM_DUE_FOR_ROLE,
 	OFQ_EXECUTION_ROOT,
+	/* redrive of Parallel branches and Map iterations, issue 12 (control.c, executor.c) */
+	OFQ_REDRIVE_LIVE_DESCENDANTS,
+	OFQ_CHILDREN_EXIST,
+	OFQ_REDRIVE_CHILDREN,
+	OFQ_REDRIVE_COUNTERS,
 	OFQ_COUNT
 } OfQuery;
+
+/* OFQ_REDRIVE_LOCK: SELECT status, owner, next_event_id, current_state, ... (storage.c) */
+enum
+{
+	Anum_redrive_lock_status = 1, Anum_redrive_lock_owner, Anum_redrive_lock_next_event_id,
+	Anum_redrive_lock_current_state, Anum_redrive_lock_is_child, Anum_redrive_lock_started_at,
+	Anum_redrive_lock_timeout_at, Anum_redrive_lock_redrive_count,
+	Natts_redrive_lock = Anum_redrive_lock_redrive_count
+};
+/* OFQ_REDRIVE_LIVE_DESCENDANTS: SELECT count (storage.c) */
+enum { Anum_redrive_live_count = 1, Natts_redrive_live = Anum_redrive_live_count };
+/* OFQ_RELEASE_QUEUED: SELECT max(branch_index) of the started ones (storage.c) */
+enum { Anum_release_queued_last = 1, Natts_release_queued = Anum_release_queued_last };
+/* OFQ_CHILDREN_EXIST: SELECT true (storage.c) */
+enum { Anum_children_exist_found = 1, Natts_children_exist = Anum_children_exist_found };
+/* OFQ_REDRIVE_CHILDREN: SELECT total, rerun, first_queued, redrive_count (storage.c) */
+enum
+{
+	Anum_redrive_children_total = 1, Anum_redrive_children_rerun,
+	Anum_redrive_children_first_queued, Anum_redrive_children_redrive_count,
+	Natts_redrive_children = Anum_redrive_children_redrive_count
+};
 
 /* Execute a prepared statement; SPI must be connected */
 extern int	OfExecQuery(OfQuery q, Datum *values, const char *nulls, bool read_only, long count);
