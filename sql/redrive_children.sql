@@ -141,6 +141,8 @@ SELECT status, output FROM rdc.result('seq');
 -- only s4 and s5 ran in the second redrive
 SELECT id, calls, ok_calls FROM rdc.calls WHERE run = 'seq' ORDER BY id;
 SELECT * FROM rdc.check_rerun('seq');
+-- MaxConcurrency 1 holds across the redrives: one at a time, in item order
+SELECT string_agg(id, ',' ORDER BY n) AS successes_in_order FROM rdc.ok_calls WHERE run = 'seq';
 -- the output is the one of a run that never failed
 SELECT rdc.prepare('seq-clean', 's0', 's1', 's2', 's3', 's4', 's5');
 SELECT orderflow.start_execution('rdc_seq',
@@ -293,7 +295,30 @@ SELECT status, output FROM rdc.result('after');
 SELECT id, calls, ok_calls FROM rdc.calls WHERE run = 'after' ORDER BY id;
 
 --
--- 7. Roles: a role without REDRIVE gets nothing re-run, not even through a
+-- 7. A branch that aborted itself (a worker held it when its parent
+--    stopped waiting) keeps the state it was in; one whose state was lost
+--    (a failure inside the engine leaves none) starts again at its StartAt
+--
+SELECT rdc.prepare('lost', 'l0', 'l1', 'l2');
+INSERT INTO rdc.broken VALUES ('l1');
+SELECT orderflow.start_execution('rdc_seq', '{"run": "lost", "items": ["l0", "l1", "l2"]}', 'lost')
+    IS NOT NULL AS started;
+SELECT status, error FROM rdc.result('lost');
+-- l2 (never started): as if a worker had claimed it as the Map failed
+UPDATE orderflow.executions SET status = 'RUNNING', phase = NULL, due_at = now()
+ WHERE parent_id = rdc.id('lost') AND branch_index = 2;
+SELECT orderflow.wait_for_execution(id, '60 s') AS l2, current_state
+  FROM orderflow.executions WHERE parent_id = rdc.id('lost') AND branch_index = 2;
+-- l1: as a failure inside the engine leaves it
+UPDATE orderflow.executions SET current_state = NULL, state_input = NULL, variables = NULL
+ WHERE parent_id = rdc.id('lost') AND branch_index = 1;
+DELETE FROM rdc.broken;
+SELECT rdc.redrive('lost');
+SELECT status, output FROM rdc.result('lost');
+SELECT id, calls, ok_calls FROM rdc.calls WHERE run = 'lost' ORDER BY id;
+
+--
+-- 8. Roles: a role without REDRIVE gets nothing re-run, not even through a
 --    branch's id; a grantee's redrive runs the tasks as the owner
 --
 SELECT rdc.prepare('alice', 'al0', 'al1', 'al2');

@@ -2548,6 +2548,19 @@ children_to_resume(ExecRun *run, OfState *state)
 	return SPI_processed > 0;
 }
 
+/* The StartAt of each branch of a Parallel (of the iterator of a Map), as text[] */
+static Datum
+start_states(OfState *state)
+{
+	int			n = state->type == OF_STATE_PARALLEL ? state->n_branches : 1;
+	Datum	   *names = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		names[i] = CStringGetTextDatum(state->type == OF_STATE_PARALLEL
+									   ? state->branches[i]->start_at : state->iterator->start_at);
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 /*
  * As AWS redrives an Inline Map or Parallel: the branches and iterations
  * that failed, timed out, were aborted or never started run again (each
@@ -2564,8 +2577,8 @@ redrive_children(ExecRun *run, OfState *state)
 	json_object *effective;
 	OfError		err;
 	MapLimits	limits = {0};
-	Datum		args[7];
-	char		n[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		args[8];
+	char		n[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -2585,6 +2598,10 @@ redrive_children(ExecRun *run, OfState *state)
 	args[4] = TimestampTzGetDatum(run->timeout_at);
 	if (!run->has_timeout)
 		n[4] = 'n';
+	args[5] = start_states(state);
+	args[6] = BoolGetDatum(state->type == OF_STATE_MAP);
+	args[7] = run->variables ? JsonbPGetDatum(OfJsoncToJsonb(run->variables)) : (Datum) 0;
+	n[7] = run->variables ? ' ' : 'n';
 	OfExecQuery(OFQ_REDRIVE_CHILDREN, args, n, false, 1);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -2897,19 +2914,33 @@ child_still_wanted(ExecRun *run)
 	return wanted;
 }
 
-/* Resolve the definition and decode the state input of a loaded run */
-static bool
-prepare_run(ExecRun *run)
+/* Find the loaded state in the run's machine and decode its input */
+static void
+resolve_state(ExecRun *run)
 {
 	char	   *state_name = run->loaded_state_name;
 	Jsonb	   *state_input = run->loaded_state_input;
 
+	run->state_index = state_name ? of_machine_find_state(run->machine, state_name) : -1;
+	run->state_input = state_input ? track(run, OfJsonbToJsonc(state_input)) : NULL;
+	run->variables = run->loaded_variables ? track(run, OfJsonbToJsonc(run->loaded_variables)) : NULL;
+}
+
+/* Resolve the definition and decode the state input of a loaded run */
+static bool
+prepare_run(ExecRun *run)
+{
 	run->state_index = -1;
 	run->cxt = CurrentMemoryContext;
 	run->def = OfGetDefinition(&run->definition_id);
 	run->machine = run->def->machine;
 	if (run->is_child && !child_still_wanted(run))
+	{
+		/* aborted: it keeps the state it was in, where a redrive resumes it */
+		if (find_child_machine(run))
+			resolve_state(run);
 		return false;
+	}
 	if (run->is_child && !find_child_machine(run))
 	{
 		fail_execution(run, OF_ERR_RUNTIME,
@@ -2917,14 +2948,13 @@ prepare_run(ExecRun *run)
 								run->parent_state, run->state_machine, run->branch_index));
 		return false;
 	}
-	run->state_index = state_name ? of_machine_find_state(run->machine, state_name) : -1;
-	run->state_input = state_input ? track(run, OfJsonbToJsonc(state_input)) : NULL;
-	run->variables = run->loaded_variables ? track(run, OfJsonbToJsonc(run->loaded_variables)) : NULL;
+	resolve_state(run);
 	if (run->state_index < 0)
 	{
 		fail_execution(run, OF_ERR_RUNTIME,
 					   psprintf("state \"%s\" is not in version %d of state machine %s",
-								state_name ? state_name : "", run->version, run->state_machine));
+								run->loaded_state_name ? run->loaded_state_name : "",
+								run->version, run->state_machine));
 		return false;
 	}
 	return true;

@@ -552,8 +552,12 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	 * that a nested Parallel/Map resumes its children too), in item order;
 	 * beyond MaxConcurrency $3 (0: none) they wait 'queued_redrive'.  The
 	 * succeeded ones are left alone: their outputs are the results.
-	 * Returns all children, how many run again, the first queued index and
-	 * the parent's redrive count.  Set-based, as OFQ_CANCEL_DESCENDANTS.
+	 * A child that lost its state (it failed inside the engine) starts
+	 * again at its branch's StartAt ($6, by branch_index, or $6[1] for a
+	 * Map's iterator when $7) with its input and the parent's variables
+	 * ($8).  Returns all children, how many run again, the first queued
+	 * index and the parent's redrive count.  Set-based, as
+	 * OFQ_CANCEL_DESCENDANTS.
 	 */
 	[OFQ_REDRIVE_CHILDREN] = {
 		"WITH r AS (SELECT id, pg_catalog.row_number() OVER (ORDER BY branch_index) AS nth"
@@ -562,6 +566,11 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" u AS (UPDATE orderflow.executions x SET status = 'RUNNING', output = NULL,"
 		" error = NULL, cause = NULL, stopped_at = NULL, retry_count = 0,"
 		" retrier_attempts = NULL, deferred = false, timeout_at = $5,"
+		" current_state = COALESCE(x.current_state,"
+		"   $6[CASE WHEN $7 THEN 1 ELSE x.branch_index + 1 END]),"
+		" state_input = CASE WHEN x.current_state IS NULL THEN x.input ELSE x.state_input END,"
+		" state_entered_at = COALESCE(x.state_entered_at, $4),"
+		" variables = CASE WHEN x.current_state IS NULL THEN $8 ELSE x.variables END,"
 		" phase = CASE WHEN $3 > 0 AND r.nth > $3 THEN 'queued_redrive' ELSE 'redrive' END,"
 		" due_at = CASE WHEN $3 > 0 AND r.nth > $3 THEN NULL ELSE $4 END,"
 		" next_event_id = x.next_event_id + 1, redrive_count = x.redrive_count + 1,"
@@ -578,7 +587,8 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		" (SELECT pg_catalog.count(*) FROM u),"
 		" (SELECT pg_catalog.min(branch_index) FROM u WHERE phase = 'queued_redrive'),"
 		" (SELECT redrive_count FROM orderflow.executions WHERE id = $1)",
-		5, {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+		8, {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID, BOOLOID,
+		JSONBOID}
 	},
 	/* the join counters of a redriven entry (a timed-out one may have left its own) */
 	[OFQ_REDRIVE_COUNTERS] = {
