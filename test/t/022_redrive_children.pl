@@ -9,6 +9,7 @@
 #    it may end FAILED with States.Timeout first); every redrive restarts
 #    the timeout, so the execution is redriven again until it SUCCEEDED.
 # 2. ABORTED: stop_execution once 8 items are done, then one redrive.
+# 3. A worker whose batch failed still stops on a fast shutdown.
 #
 # For both: every item's task succeeded exactly once over all attempts (an
 # item that succeeded is never called again; its ok row commits with the
@@ -160,6 +161,29 @@ is($node->safe_psql('postgres', "SELECT redrive_status FROM orderflow.describe_e
 is(redrive($id), 'ok', 'stop: redriven');
 is(wait_end($id), 'SUCCEEDED', 'stop: the redriven execution finished');
 check_run($id, 'stop', 1);
+
+# 3. A worker whose batch failed (lock_timeout on the join counters another
+#    session holds) carries on, and still obeys the fast shutdown below
+#    (it ignored SIGTERM forever after such an error before: stop bails out)
+$node->append_conf('postgresql.conf', 'lock_timeout = 200ms');
+$node->reload;
+$id = start('r22_plain', 'locked');
+ok($node->poll_query_until('postgres', "SELECT count(*) >= 2 FROM r22.ok WHERE run = 'locked'"),
+	'locked: the Map runs');
+# the iterations' ends now fail their batches when they lock the counters
+my $log_offset = -s $node->logfile;
+my $bg = $node->background_psql('postgres');
+$bg->query_safe('BEGIN; LOCK TABLE orderflow.join_counters IN ACCESS EXCLUSIVE MODE;');
+$node->wait_for_log(qr/canceling statement due to lock timeout/, $log_offset);
+pass('locked: a worker\'s batch failed on the locked join counters');
+$bg->query_safe('COMMIT;');
+$bg->quit;
+$node->append_conf('postgresql.conf', 'lock_timeout = 0');
+$node->reload;
+is(wait_end($id), 'SUCCEEDED', 'locked: the execution finished once the lock was gone');
+is($node->safe_psql('postgres',
+		"SELECT count(DISTINCT item) || '/' || count(*) FROM r22.ok WHERE run = 'locked'"),
+	"$N/$N", 'locked: every item ran exactly once');
 
 # nothing left behind
 is($node->safe_psql('postgres', 'SELECT count(*) FROM orderflow.join_counters'), '0',
