@@ -192,6 +192,7 @@ SELECT status, error, cause FROM ctl.result('redrive-map');
 UPDATE ctl.stock SET n = 5;
 SELECT orderflow.redrive_execution(ctl.id('redrive-map'));
 SELECT status, error FROM ctl.result('redrive-map');
+-- only b's iteration ran again: a's kept its result and took no stock twice
 SELECT status, count(*) FROM orderflow.executions WHERE parent_id = ctl.id('redrive-map')
  GROUP BY status ORDER BY status;
 

@@ -5,8 +5,12 @@
  *
  * Redrive restarts a FAILED, TIMED_OUT or ABORTED top-level execution at
  * the state it ended in (current_state and state_input are kept when an
- * execution ends), with its history kept and an ExecutionRedriven event;
- * a Parallel or Map state starts all its branches or iterations again.
+ * execution ends), with its history kept and an ExecutionRedriven event.
+ * It only marks the execution (phase 'redrive') and makes it due: a worker
+ * then resumes a Parallel or Map state that had made its children, running
+ * again only the branches and iterations that did not succeed, each as its
+ * owner like any step (executor.c, redrive_children); any other state
+ * starts again.
  *
  * start_sync_execution inserts an execution like start_execution and then
  * runs it, with its Parallel branches and Map iterations, to the end in
@@ -43,6 +47,34 @@ extern Datum orderflow_start_execution(PG_FUNCTION_ARGS);
 /* ---------------------------------------------------------------------
  * redrive_execution
  * --------------------------------------------------------------------- */
+
+/*
+ * A branch or iteration that a worker held when its execution ended is
+ * cancelled only when that worker lets go of it (OFQ_CANCEL_DESCENDANTS
+ * skips locked rows); until then it could still succeed, so its fate, and
+ * which children the redrive must run again, is not known yet.  AWS too
+ * redrives a Map only once its children have stopped.
+ */
+static void
+check_no_live_descendants(pg_uuid_t *id)
+{
+	Datum		arg = UUIDPGetDatum(id);
+	OfOwnerSwitch sw;
+	bool		isnull;
+	int64		live;
+
+	OfBecomeExtensionOwner(&sw);
+	OfExecQuery(OFQ_REDRIVE_LIVE_DESCENDANTS, &arg, NULL, true, 1);
+	OfRestoreIdentity(&sw);
+	live = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									   Anum_redrive_live_count, &isnull));
+	if (live > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("execution %s cannot be redriven yet: %lld of its branches or iterations are still stopping",
+						OfUuidText(id), (long long) live),
+				 errhint("Try again in a moment, once they have stopped.")));
+}
 
 PG_FUNCTION_INFO_V1(orderflow_redrive_execution);
 
@@ -98,7 +130,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("execution %s is a Parallel branch or Map iteration", OfUuidText(id)),
-				 errhint("Redrive the top-level execution; it starts the branches again.")));
+				 errhint("Redrive the top-level execution; it runs again the branches and iterations that did not succeed.")));
 	if (strcmp(status, "FAILED") != 0 && strcmp(status, "TIMED_OUT") != 0 &&
 		strcmp(status, "ABORTED") != 0)
 		ereport(ERROR,
@@ -111,6 +143,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 				 errmsg("execution %s cannot be redriven: it has no state to restart from", OfUuidText(id)),
 				 errdetail("It failed inside orderflow before it entered a state."),
 				 errhint("Start a new execution instead.")));
+	check_no_live_descendants(id);
 
 	v[0] = arg;
 	v[1] = TimestampTzGetDatum(now);

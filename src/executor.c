@@ -70,6 +70,8 @@
 #define PHASE_RETRY "retry"
 #define PHASE_WAITING "waiting"
 #define PHASE_CHILDREN "children"
+/* redrive_execution: resume a Parallel/Map's children, else start the state again */
+#define PHASE_REDRIVE "redrive"
 
 /* What running one state did to the execution */
 typedef enum StepResult
@@ -123,7 +125,7 @@ typedef struct ExecRun
 	int			retry_count;
 	int		   *attempts;		/* per retrier of the current state */
 	int			n_attempts;
-	const char *phase;			/* NULL, PHASE_RETRY or PHASE_WAITING */
+	const char *phase;			/* NULL or one of the PHASE_ names */
 	bool		has_due;
 	bool		deferred;		/* its task waits for its role's share of the pool */
 	TimestampTz due_at;
@@ -1840,19 +1842,30 @@ compare_deltas(const void *a, const void *b)
 	return c != 0 ? c : (x->parent_tag > y->parent_tag) - (x->parent_tag < y->parent_tag);
 }
 
-/* Start queued iterations [from, to) of a Map (MaxConcurrency) */
-static void
-release_queued(JoinDelta *d, int from, int to)
+/*
+ * Start up to `count` queued iterations of a Map (MaxConcurrency) from
+ * item `from` on; returns the item after the last one started (`from`
+ * when none was).  See OFQ_RELEASE_QUEUED for why it counts children.
+ */
+static int
+release_queued(JoinDelta *d, int from, int count)
 {
 	Datum		args[5];
+	bool		isnull;
+	Datum		last;
 
 	args[0] = UUIDPGetDatum(&d->parent_id);
 	args[1] = Int32GetDatum(d->parent_tag);
 	args[2] = Int32GetDatum(from);
-	args[3] = Int32GetDatum(to);
+	args[3] = Int32GetDatum(count);
 	args[4] = TimestampTzGetDatum(GetCurrentTimestamp());
 	OfExecQuery(OFQ_RELEASE_QUEUED, args, NULL, false, 0);
+	last = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+						 Anum_release_queued_last, &isnull);
+	if (isnull)
+		return from;
 	OfWakeWorkersAtCommit();
+	return DatumGetInt32(last) + 1;
 }
 
 /* Apply one parent's delta; wake it when the join (or a failure) is due */
@@ -1882,16 +1895,15 @@ apply_join_delta(JoinDelta *d)
 	next_queued = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_next_queued, &isnull));
 	tol_count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_tolerated_count, &isnull));
 	tol_pct = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_counters_tolerated_percentage, &isnull));
-	new_next = Min(total, next_queued + d->ended);
+	/* one queued iteration starts per ended one; none once the Map fails */
+	new_next = next_queued;
+	if (next_queued < total && d->ended > 0 &&
+		!failures_decide(d->parent_state, failed, total, tol_count, tol_pct))
+		new_next = release_queued(d, next_queued, d->ended);
 	args[2] = Int32GetDatum(pending);
 	args[3] = Int32GetDatum(failed);
 	args[4] = Int32GetDatum(new_next);
-	if (failures_decide(d->parent_state, failed, total, tol_count, tol_pct))
-		new_next = next_queued;	/* the Map fails: start nothing more */
-	args[4] = Int32GetDatum(new_next);
 	OfExecQuery(OFQ_UPDATE_COUNTERS, args, NULL, false, 0);
-	if (new_next > next_queued)
-		release_queued(d, next_queued, new_next);
 	if (pending <= 0 || failures_decide(d->parent_state, failed, total, tol_count, tol_pct))
 		wake_execution(&d->parent_id);
 }
@@ -2686,12 +2698,116 @@ join_children(ExecRun *run, OfState *state)
 	return finish_children(run, state);
 }
 
+/*
+ * Redrive (control.c) of an execution that ended in a Parallel or Map
+ * whose entry had made its children: did it?  Then redrive_children runs
+ * again only those that did not succeed; else the state starts again.
+ */
+static bool
+children_to_resume(ExecRun *run, OfState *state)
+{
+	Datum		args[2];
+
+	if ((state->type != OF_STATE_PARALLEL && state->type != OF_STATE_MAP) ||
+		run->children_tag <= 0)
+		return false;
+	args[0] = UUIDPGetDatum(&run->id);
+	args[1] = Int32GetDatum(run->children_tag);
+	OfExecQuery(OFQ_CHILDREN_EXIST, args, NULL, true, 1);
+	return SPI_processed > 0;
+}
+
+/* The StartAt of each branch of a Parallel (of the iterator of a Map), as text[] */
+static Datum
+start_states(OfState *state)
+{
+	int			n = state->type == OF_STATE_PARALLEL ? state->n_branches : 1;
+	Datum	   *names = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		names[i] = CStringGetTextDatum(state->type == OF_STATE_PARALLEL
+									   ? state->branches[i]->start_at : state->iterator->start_at);
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * As AWS redrives an Inline Map or Parallel: the branches and iterations
+ * that failed, timed out, were aborted or never started run again (each
+ * resuming its own nested Parallel/Map the same way), the succeeded ones
+ * keep their outputs, so the state's result is in item order as if it had
+ * never failed.  The items are not read again (ItemsPath, ItemReader,
+ * ItemSelector made the children's inputs once); MaxConcurrency and the
+ * tolerated failures are evaluated again, as when the Map started.  No
+ * user code runs here: the children run as their owner when claimed.
+ */
+static StepResult
+redrive_children(ExecRun *run, OfState *state)
+{
+	json_object *effective;
+	OfError		err;
+	MapLimits	limits = {0};
+	Datum		args[8];
+	char		n[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			total;
+	int			rerun;
+	int			first_queued;
+	int			redrives;
+
+	run->phase = NULL;
+	if (!children_input(run, state, &effective, &err) ||
+		(state->type == OF_STATE_MAP && !map_limits(run, state, effective, &limits, &err)))
+		return handle_state_error(run, state, err.error, err.cause);
+	args[0] = UUIDPGetDatum(&run->id);
+	args[1] = Int32GetDatum(run->children_tag);
+	args[2] = Int32GetDatum(limits.max_concurrency);
+	args[3] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args[4] = TimestampTzGetDatum(run->timeout_at);
+	if (!run->has_timeout)
+		n[4] = 'n';
+	args[5] = start_states(state);
+	args[6] = BoolGetDatum(state->type == OF_STATE_MAP);
+	args[7] = run->variables ? JsonbPGetDatum(OfJsoncToJsonb(run->variables)) : (Datum) 0;
+	n[7] = run->variables ? ' ' : 'n';
+	OfExecQuery(OFQ_REDRIVE_CHILDREN, args, n, false, 1);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	total = (int) DatumGetInt64(SPI_getbinval(tup, desc, Anum_redrive_children_total, &isnull));
+	rerun = (int) DatumGetInt64(SPI_getbinval(tup, desc, Anum_redrive_children_rerun, &isnull));
+	first_queued = DatumGetInt32(SPI_getbinval(tup, desc, Anum_redrive_children_first_queued, &isnull));
+	if (isnull)
+		first_queued = total;
+	redrives = DatumGetInt32(SPI_getbinval(tup, desc, Anum_redrive_children_redrive_count, &isnull));
+	if (rerun > 0)
+		OfWakeWorkersAtCommit();
+	if (state->type == OF_STATE_MAP)
+	{
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "redriveCount", json_object_new_int(redrives));
+		emit_event(run, "MapRunRedriven", state->name, d);
+	}
+	if (rerun == 0)
+		return finish_children(run, state);	/* it failed after they all succeeded */
+	args[2] = Int32GetDatum(total);
+	args[3] = Int32GetDatum(rerun);
+	args[4] = Int32GetDatum(first_queued);
+	args[5] = Int32GetDatum(limits.tolerated_count);
+	args[6] = Float8GetDatum(limits.tolerated_percentage);
+	OfExecQuery(OFQ_REDRIVE_COUNTERS, args, NULL, false, 0);
+	return wait_for_children(run);
+}
+
 /* Parallel and Map: start children, or join them when woken */
 static StepResult
 run_with_children(ExecRun *run, OfState *state)
 {
 	if (run->phase != NULL && strcmp(run->phase, PHASE_CHILDREN) == 0)
 		return join_children(run, state);
+	if (run->phase != NULL && strcmp(run->phase, PHASE_REDRIVE) == 0)
+		return redrive_children(run, state);
 	if (state->type == OF_STATE_PARALLEL)
 		return start_parallel(run, state);
 	return start_map(run, state);
@@ -2703,9 +2819,15 @@ run_state(ExecRun *run)
 {
 	OfState    *state = current_state(run);
 
+	/* redriven: only a Parallel/Map with children resumes, the rest starts again */
+	if (run->phase != NULL && strcmp(run->phase, PHASE_REDRIVE) == 0 &&
+		!children_to_resume(run, state))
+		run->phase = NULL;
 	if (run->phase == NULL)
 	{
 		run->entered_at = GetCurrentTimestamp();
+		/* a new entry has no children yet: a redrive must not resume an earlier one's */
+		run->children_tag = 0;
 		run->context = NULL;
 		emit_event(run, psprintf("%sStateEntered", event_prefix(state)), state->name,
 				   details_with("input", run->state_input));
@@ -2966,19 +3088,33 @@ child_still_wanted(ExecRun *run)
 	return wanted;
 }
 
-/* Resolve the definition and decode the state input of a loaded run */
-static bool
-prepare_run(ExecRun *run)
+/* Find the loaded state in the run's machine and decode its input */
+static void
+resolve_state(ExecRun *run)
 {
 	char	   *state_name = run->loaded_state_name;
 	Jsonb	   *state_input = run->loaded_state_input;
 
+	run->state_index = state_name ? of_machine_find_state(run->machine, state_name) : -1;
+	run->state_input = state_input ? track(run, OfJsonbToJsonc(state_input)) : NULL;
+	run->variables = run->loaded_variables ? track(run, OfJsonbToJsonc(run->loaded_variables)) : NULL;
+}
+
+/* Resolve the definition and decode the state input of a loaded run */
+static bool
+prepare_run(ExecRun *run)
+{
 	run->state_index = -1;
 	run->cxt = CurrentMemoryContext;
 	run->def = OfGetDefinition(&run->definition_id);
 	run->machine = run->def->machine;
 	if (run->is_child && !child_still_wanted(run))
+	{
+		/* aborted: it keeps the state it was in, where a redrive resumes it */
+		if (find_child_machine(run))
+			resolve_state(run);
 		return false;
+	}
 	if (run->is_child && !find_child_machine(run))
 	{
 		fail_execution(run, OF_ERR_RUNTIME,
@@ -2986,14 +3122,13 @@ prepare_run(ExecRun *run)
 								run->parent_state, run->state_machine, run->branch_index));
 		return false;
 	}
-	run->state_index = state_name ? of_machine_find_state(run->machine, state_name) : -1;
-	run->state_input = state_input ? track(run, OfJsonbToJsonc(state_input)) : NULL;
-	run->variables = run->loaded_variables ? track(run, OfJsonbToJsonc(run->loaded_variables)) : NULL;
+	resolve_state(run);
 	if (run->state_index < 0)
 	{
 		fail_execution(run, OF_ERR_RUNTIME,
 					   psprintf("state \"%s\" is not in version %d of state machine %s",
-								state_name ? state_name : "", run->version, run->state_machine));
+								run->loaded_state_name ? run->loaded_state_name : "",
+								run->version, run->state_machine));
 		return false;
 	}
 	return true;

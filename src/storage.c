@@ -247,12 +247,27 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"DELETE FROM orderflow.join_counters WHERE parent_id = $1 AND parent_tag = $2",
 		2, {UUIDOID, INT4OID}
 	},
-	/* index executions_children */
+	/*
+	 * Start the next $4 queued children from branch_index $3 on, in item
+	 * order (index executions_children), and return the last index started.
+	 * Queued children are a contiguous tail in a first run; after a redrive
+	 * they are the items that did not succeed, with succeeded ones between
+	 * them, so the statement counts children, not indexes.  A redriven one
+	 * ('queued_redrive') resumes its own children when it starts ('redrive').
+	 */
 	[OFQ_RELEASE_QUEUED] = {
-		"UPDATE orderflow.executions SET due_at = $5, phase = NULL"
-		" WHERE parent_id = $1 AND parent_tag = $2 AND branch_index >= $3 AND branch_index < $4"
-		" AND phase = 'queued' AND status = 'RUNNING'",
-		5, {UUIDOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID}
+		"WITH r AS (SELECT id FROM orderflow.executions"
+		" WHERE parent_id = $1 AND parent_tag = $2 AND branch_index >= $3"
+		" AND phase IN ('queued', 'queued_redrive') AND status = 'RUNNING'"
+		" ORDER BY branch_index LIMIT $4),"
+		" u AS (UPDATE orderflow.executions x SET due_at = $5,"
+		" phase = CASE WHEN x.phase = 'queued_redrive' THEN 'redrive' END"
+		" WHERE x.id = ANY (ARRAY(SELECT id FROM r))"
+		" AND x.phase IN ('queued', 'queued_redrive') AND x.status = 'RUNNING'"
+		" RETURNING x.branch_index)"
+		" SELECT pg_catalog.max(branch_index) FROM u",
+		5, {UUIDOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID},
+		Natts_release_queued
 	},
 	/*
 	 * The children's results in order, only as far as their stored sizes
@@ -437,7 +452,7 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	},
 	[OFQ_REDRIVE] = {
 		"UPDATE orderflow.executions SET status = 'RUNNING', output = NULL, error = NULL,"
-		" cause = NULL, stopped_at = NULL, phase = NULL, retry_count = 0,"
+		" cause = NULL, stopped_at = NULL, phase = 'redrive', retry_count = 0,"
 		" retrier_attempts = NULL, due_at = $2, timeout_at = $3, next_event_id = $4,"
 		" redrive_count = redrive_count + 1, redriven_at = $2"
 		" WHERE id = $1",
@@ -565,7 +580,78 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 		"  FROM orderflow.executions"
 		" WHERE parent_id = $1 AND parent_tag = $2 AND branch_index > $3"
 		" ORDER BY branch_index LIMIT $4",
-		4, {UUIDOID, INT4OID, INT4OID, INT4OID}
+		4, {UUIDOID, INT4OID, INT4OID, INT4OID},
+		Natts_child_result_page
+	},
+	/* ---- redrive of branches and iterations (issue 12) ---- */
+	/* descendants of a top-level execution still ending (index executions_root) */
+	[OFQ_REDRIVE_LIVE_DESCENDANTS] = {
+		"SELECT pg_catalog.count(*) FROM orderflow.executions"
+		" WHERE root_id = $1 AND status = 'RUNNING'",
+		1, {UUIDOID},
+		Natts_redrive_live
+	},
+	/* did this entry of a Parallel/Map make its children? (executions_children) */
+	[OFQ_CHILDREN_EXIST] = {
+		"SELECT true FROM orderflow.executions WHERE parent_id = $1 AND parent_tag = $2 LIMIT 1",
+		2, {UUIDOID, INT4OID},
+		Natts_children_exist
+	},
+	/*
+	 * A redriven Parallel/Map: the children of entry $2 that did not
+	 * succeed run again (their own ExecutionRedriven, phase 'redrive' so
+	 * that a nested Parallel/Map resumes its children too), in item order;
+	 * beyond MaxConcurrency $3 (0: none) they wait 'queued_redrive'.  The
+	 * succeeded ones are left alone: their outputs are the results.
+	 * A child that lost its state (it failed inside the engine) starts
+	 * again at its branch's StartAt ($6, by branch_index, or $6[1] for a
+	 * Map's iterator when $7) with its input and the parent's variables
+	 * ($8).  Returns all children, how many run again, the first queued
+	 * index and the parent's redrive count.  Set-based, as
+	 * OFQ_CANCEL_DESCENDANTS.
+	 */
+	[OFQ_REDRIVE_CHILDREN] = {
+		"WITH r AS (SELECT id, pg_catalog.row_number() OVER (ORDER BY branch_index) AS nth"
+		" FROM orderflow.executions WHERE parent_id = $1 AND parent_tag = $2"
+		" AND status <> 'SUCCEEDED'),"
+		" u AS (UPDATE orderflow.executions x SET status = 'RUNNING', output = NULL,"
+		" error = NULL, cause = NULL, stopped_at = NULL, retry_count = 0,"
+		" retrier_attempts = NULL, deferred = false, timeout_at = $5,"
+		" current_state = COALESCE(x.current_state,"
+		"   $6[CASE WHEN $7 THEN 1 ELSE x.branch_index + 1 END]),"
+		" state_input = CASE WHEN x.current_state IS NULL THEN x.input ELSE x.state_input END,"
+		" state_entered_at = COALESCE(x.state_entered_at, $4),"
+		" variables = CASE WHEN x.current_state IS NULL THEN $8 ELSE x.variables END,"
+		" phase = CASE WHEN $3 > 0 AND r.nth > $3 THEN 'queued_redrive' ELSE 'redrive' END,"
+		" due_at = CASE WHEN $3 > 0 AND r.nth > $3 THEN NULL ELSE $4 END,"
+		" next_event_id = x.next_event_id + 1, redrive_count = x.redrive_count + 1,"
+		" redriven_at = $4"
+		" FROM r WHERE x.id = r.id"
+		" RETURNING x.id, x.next_event_id - 1 AS event_id, x.owner, x.redrive_count,"
+		" x.branch_index, x.phase),"
+		" h AS (INSERT INTO orderflow.execution_history"
+		" (execution_id, event_id, previous_event_id, type, ts, details, owner)"
+		" SELECT u.id, u.event_id, u.event_id - 1, 'ExecutionRedriven', $4,"
+		" pg_catalog.jsonb_build_object('redriveCount', u.redrive_count), u.owner FROM u)"
+		" SELECT (SELECT pg_catalog.count(*) FROM orderflow.executions"
+		"         WHERE parent_id = $1 AND parent_tag = $2),"
+		" (SELECT pg_catalog.count(*) FROM u),"
+		" (SELECT pg_catalog.min(branch_index) FROM u WHERE phase = 'queued_redrive'),"
+		" (SELECT redrive_count FROM orderflow.executions WHERE id = $1)",
+		8, {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID, BOOLOID,
+		JSONBOID},
+		Natts_redrive_children
+	},
+	/* the join counters of a redriven entry (a timed-out one may have left its own) */
+	[OFQ_REDRIVE_COUNTERS] = {
+		"INSERT INTO orderflow.join_counters (parent_id, parent_tag, total, pending, failed,"
+		" next_queued, tolerated_count, tolerated_percentage)"
+		" VALUES ($1, $2, $3, $4, 0, $5, $6, $7)"
+		" ON CONFLICT (parent_id, parent_tag) DO UPDATE SET total = EXCLUDED.total,"
+		" pending = EXCLUDED.pending, failed = 0, next_queued = EXCLUDED.next_queued,"
+		" tolerated_count = EXCLUDED.tolerated_count,"
+		" tolerated_percentage = EXCLUDED.tolerated_percentage",
+		7, {UUIDOID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, FLOAT8OID}
 	},
 };
 
@@ -618,10 +704,11 @@ OfExecQuery(OfQuery q, Datum *values, const char *nulls, bool read_only, long co
 	 * installation, before autovacuum's first ANALYZE), they would become a
 	 * sequential scan plus sort, kept by the plan cache and run by every
 	 * worker iteration over a table that is filling up.  Cancelling a big
-	 * Map's iterations must use its indexes too (see OFQ_CANCEL_DESCENDANTS).
+	 * Map's iterations must use its indexes too (see OFQ_CANCEL_DESCENDANTS),
+	 * and so must redriving them and starting their queued ones.
 	 */
 	if (q == OFQ_CLAIM_DUE || q == OFQ_NEXT_DUE || q == OFQ_CLAIM_DUE_FOR_ROLE ||
-		q == OFQ_CANCEL_DESCENDANTS)
+		q == OFQ_CANCEL_DESCENDANTS || q == OFQ_REDRIVE_CHILDREN || q == OFQ_RELEASE_QUEUED)
 		(void) set_config_option("enable_seqscan", "off",
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);

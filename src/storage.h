@@ -85,6 +85,11 @@ typedef enum OfQuery
 	OFQ_EXECUTION_ROOT,
 	/* Map ResultWriter, issue 12 (result_writer.c) */
 	OFQ_CHILD_RESULT_PAGE,
+	/* redrive of Parallel branches and Map iterations, issue 12 (control.c, executor.c) */
+	OFQ_REDRIVE_LIVE_DESCENDANTS,
+	OFQ_CHILDREN_EXIST,
+	OFQ_REDRIVE_CHILDREN,
+	OFQ_REDRIVE_COUNTERS,
 	OFQ_COUNT
 } OfQuery;
 
@@ -358,6 +363,20 @@ enum
 	Anum_child_result_page_error, Anum_child_result_page_cause,
 	Anum_child_result_page_start_date, Anum_child_result_page_stop_date,
 	Natts_child_result_page = Anum_child_result_page_stop_date
+};
+
+/* OFQ_REDRIVE_LIVE_DESCENDANTS: SELECT count (storage.c) */
+enum { Anum_redrive_live_count = 1, Natts_redrive_live = Anum_redrive_live_count };
+/* OFQ_RELEASE_QUEUED: SELECT max(branch_index) of the started ones (storage.c) */
+enum { Anum_release_queued_last = 1, Natts_release_queued = Anum_release_queued_last };
+/* OFQ_CHILDREN_EXIST: SELECT true (storage.c) */
+enum { Anum_children_exist_found = 1, Natts_children_exist = Anum_children_exist_found };
+/* OFQ_REDRIVE_CHILDREN: SELECT total, rerun, first_queued, redrive_count (storage.c) */
+enum
+{
+	Anum_redrive_children_total = 1, Anum_redrive_children_rerun,
+	Anum_redrive_children_first_queued, Anum_redrive_children_redrive_count,
+	Natts_redrive_children = Anum_redrive_children_redrive_count
 };
 
 /* Execute a prepared statement; SPI must be connected */

@@ -530,11 +530,18 @@ of_status_after_error(char **installed, char **dbname)
 	return status;
 }
 
-/* Report an error saved with CopyErrorData, as the server would have */
+/*
+ * Report an error saved with CopyErrorData, as the server would have.
+ * Throwing an ERROR zeroes InterruptHoldoffCount (errfinish): restore it,
+ * or the caller's RESUME_INTERRUPTS would wrap it around and the worker
+ * would never again act on SIGTERM or a cancel (seen as a fast shutdown
+ * that waited forever for a worker after its batch hit a deadlock).
+ */
 static void
 of_report_saved_error(ErrorData *edata)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	uint32		holdoff = InterruptHoldoffCount;
 
 	PG_TRY();
 	{
@@ -542,6 +549,7 @@ of_report_saved_error(ErrorData *edata)
 	}
 	PG_CATCH();
 	{
+		InterruptHoldoffCount = holdoff;
 		MemoryContextSwitchTo(cxt);
 		EmitErrorReport();
 		FlushErrorState();

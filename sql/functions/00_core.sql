@@ -98,25 +98,49 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'orderflow_run_pending'
 LANGUAGE C;
 
+/*
+ * describe_execution: AWS DescribeExecution, with redriveCount, redriveDate
+ * (NULL until the first redrive), redriveStatus and redriveStatusReason
+ * (why not, when NOT_REDRIVABLE) as redrive_execution() decides them.
+ */
 CREATE OR REPLACE FUNCTION orderflow.describe_execution(execution uuid,
     OUT status text, OUT input jsonb, OUT output jsonb, OUT error text,
     OUT cause text, OUT started_at timestamptz, OUT stopped_at timestamptz,
-    OUT state_machine text, OUT version integer, OUT name text)
+    OUT state_machine text, OUT version integer, OUT name text,
+    OUT redrive_count integer, OUT redrive_date timestamptz,
+    OUT redrive_status text, OUT redrive_status_reason text)
 RETURNS record
 LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    is_child boolean;
+    has_state boolean;
 BEGIN
     SELECT e.status, e.input, e.output, e.error, e.cause, e.started_at,
-           e.stopped_at, e.state_machine, e.version, e.name
+           e.stopped_at, e.state_machine, e.version, e.name,
+           e.redrive_count, e.redriven_at, e.parent_id IS NOT NULL,
+           e.current_state IS NOT NULL
       INTO status, input, output, error, cause, started_at, stopped_at,
-           state_machine, version, name
+           state_machine, version, name, redrive_count, redrive_date,
+           is_child, has_state
       FROM orderflow.executions AS e
      WHERE e.id OPERATOR(pg_catalog.=) execution;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'execution % does not exist', execution
             USING ERRCODE = 'undefined_object',
                   HINT = 'Look the id up in orderflow.executions; you only see executions your role started or may READ.';
+    END IF;
+    redrive_status := 'NOT_REDRIVABLE';
+    IF status NOT IN ('FAILED', 'TIMED_OUT', 'ABORTED') THEN
+        redrive_status_reason := 'Execution is ' OPERATOR(pg_catalog.||) status
+                                 OPERATOR(pg_catalog.||) ' and cannot be redriven';
+    ELSIF is_child THEN
+        redrive_status_reason := 'Execution is a Parallel branch or Map iteration: redrive its top-level execution';
+    ELSIF NOT has_state THEN
+        redrive_status_reason := 'Execution failed before it entered a state';
+    ELSE
+        redrive_status := 'REDRIVABLE';
     END IF;
 END
 $$;

@@ -146,9 +146,13 @@ SELECT pg_catalog.pg_extension_config_dump('orderflow.activities', '');
 SELECT pg_catalog.pg_extension_config_dump('orderflow.task_tokens', '');
 
 /* ---------------------------------------------------------------------
- * Functions and views: nothing was dropped or changed its signature
- * between 0.1.0 and 0.2.0; the sql/functions files (appended by make) replaces
- * them all and creates the new ones.  A later version drops here the
- * functions whose arguments or result type change, and the views whose
- * columns change, before the replay recreates them.
+ * Functions and views: the sql/functions files (appended by make) replace
+ * them all and create the new ones.  Here are dropped the functions whose
+ * arguments or result type change, and the views whose columns change,
+ * before the replay recreates them (with the default privileges, as a
+ * fresh install has them).
  * --------------------------------------------------------------------- */
+
+-- issue 12: describe_execution reports redrive_count, redrive_date,
+-- redrive_status and redrive_status_reason (its OUT columns change)
+DROP FUNCTION orderflow.describe_execution(uuid);
