@@ -450,6 +450,40 @@ check_task_signature(Oid fn)
 				 errmsg("permission denied for function %s", format_procedure(fn))));
 }
 
+/* A resource string: what register_resource* accept */
+static void
+check_resource_string(const char *resource)
+{
+	if (strlen(resource) == 0 || strlen(resource) > 2048)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a resource string must be 1 to 2048 characters long")));
+}
+
+/*
+ * Store the caller's registration of resource, bound to target (a function
+ * signature, or OfTableSignature's "TABLE schema.table").  Registrations
+ * are per owner: this one is the caller's own, whoever else registered the
+ * same string (definition.c picks the creator's own first), so nobody can
+ * squat a string for another role.  Kept as text, not an OID, so that it
+ * survives a dump and restore.
+ */
+static void
+store_registration(const char *resource, const char *target)
+{
+	OfOwnerSwitch sw;
+	Datum		v[3];
+
+	v[0] = CStringGetTextDatum(resource);
+	v[1] = CStringGetTextDatum(target);
+	v[2] = ObjectIdGetDatum(GetUserId());
+	OfConnectSpi();
+	OfBecomeExtensionOwner(&sw);
+	OfExecQuery(OFQ_UPSERT_RESOURCE, v, NULL, false, 0);
+	OfRestoreIdentity(&sw);
+	SPI_finish();
+}
+
 PG_FUNCTION_INFO_V1(orderflow_register_resource);
 
 /* register_resource(resource, fn): bind a Resource string to a function */
@@ -458,30 +492,11 @@ orderflow_register_resource(PG_FUNCTION_ARGS)
 {
 	char	   *resource = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			fn = PG_GETARG_OID(1);
-	Oid			caller = GetUserId();
-	OfOwnerSwitch sw;
-	Datum		v[3];
 
 	OfRequireCurrentSchema();
-	if (strlen(resource) == 0 || strlen(resource) > 2048)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a resource string must be 1 to 2048 characters long")));
+	check_resource_string(resource);
 	check_task_signature(fn);
-	OfConnectSpi();
-	/*
-	 * Registrations are per owner: this one is the caller's own, whoever
-	 * else registered the same string (definition.c picks the creator's
-	 * own first), so nobody can squat a string for another role.
-	 */
-	OfBecomeExtensionOwner(&sw);
-	v[0] = CStringGetTextDatum(resource);
-	/* by signature, as versions store bindings: it survives a restore */
-	v[1] = CStringGetTextDatum(OfFunctionSignature(fn));
-	v[2] = ObjectIdGetDatum(caller);
-	OfExecQuery(OFQ_UPSERT_RESOURCE, v, NULL, false, 0);
-	OfRestoreIdentity(&sw);
-	SPI_finish();
+	store_registration(resource, OfFunctionSignature(fn));
 	PG_RETURN_VOID();
 }
 
@@ -498,21 +513,15 @@ orderflow_register_resource_table(PG_FUNCTION_ARGS)
 {
 	char	   *resource = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			rel = PG_GETARG_OID(1);
-	Oid			caller = GetUserId();
 	const char *problem;
-	OfOwnerSwitch sw;
-	Datum		v[3];
 
 	OfRequireCurrentSchema();
-	if (strlen(resource) == 0 || strlen(resource) > 2048)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a resource string must be 1 to 2048 characters long")));
+	check_resource_string(resource);
 	if (get_rel_name(rel) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", rel)));
-	problem = OfResultTableProblem(rel, caller);
+	problem = OfResultTableProblem(rel, GetUserId());
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(strstr(problem, "privilege") ? ERRCODE_INSUFFICIENT_PRIVILEGE
@@ -521,14 +530,7 @@ orderflow_register_resource_table(PG_FUNCTION_ARGS)
 						get_rel_name(rel), problem),
 				 errhint("A ResultWriter table has the columns key text and body jsonb "
 						 "(others get their defaults), and you need INSERT on it.")));
-	OfConnectSpi();
-	OfBecomeExtensionOwner(&sw);
-	v[0] = CStringGetTextDatum(resource);
-	v[1] = CStringGetTextDatum(OfTableSignature(rel));
-	v[2] = ObjectIdGetDatum(caller);
-	OfExecQuery(OFQ_UPSERT_RESOURCE, v, NULL, false, 0);
-	OfRestoreIdentity(&sw);
-	SPI_finish();
+	store_registration(resource, OfTableSignature(rel));
 	PG_RETURN_VOID();
 }
 
