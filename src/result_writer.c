@@ -538,6 +538,7 @@ OfWriteMapResults(const OfMapRun *run, json_object *result_writer, const OfBindi
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		OfReleaseUserAdvisoryLocks();
 		/* a cancel or a shutdown is not the writer's failure */
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 			ReThrowError(edata);
@@ -545,6 +546,8 @@ OfWriteMapResults(const OfMapRun *run, json_object *result_writer, const OfBindi
 		(void) of_fail(err, OF_ERR_RESULT_WRITER, "%s", edata->message);
 	}
 	PG_END_TRY();
+	/* what the writer's code locked for its session goes with it */
+	OfReleaseUserAdvisoryLocks();
 	MemoryContextDelete(w.write_cxt);
 	*out = result;
 	return result != NULL;
