@@ -29,6 +29,13 @@ DROP TABLE rwd.sink;
 SELECT orderflow.start_sync_execution('rwd_map', '[1]');
 SELECT 1 AS still_connected;
 RESET ROLE;
+-- a temporary table cannot be registered: its name would mean another
+-- session's table to the workers
+SET ROLE regress_rwd_mallory;
+CREATE TEMP TABLE rwd_temp (key text, body jsonb);
+SELECT orderflow.register_resource_table('arn:aws:s3:::rwd-bucket/temp', 'rwd_temp');
+DROP TABLE rwd_temp;
+RESET ROLE;
 -- clean up (the role must own nothing)
 DELETE FROM orderflow.execution_history WHERE execution_id IN
   (SELECT id FROM orderflow.executions WHERE state_machine = 'rwd_map');
