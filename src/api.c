@@ -528,7 +528,7 @@ orderflow_register_resource_table(PG_FUNCTION_ARGS)
 						 : ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("table %s cannot receive ResultWriter results: %s",
 						get_rel_name(rel), problem),
-				 errhint("A ResultWriter table has the columns key text and body jsonb "
+				 errhint("A ResultWriter table is a permanent table with the columns key text and body jsonb "
 						 "(others get their defaults), and you need INSERT on it.")));
 	store_registration(resource, OfTableSignature(rel));
 	PG_RETURN_VOID();

@@ -608,6 +608,9 @@ OfResultTableProblem(Oid rel, Oid role)
 
 	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
 		return "it is not a table";
+	/* its name (pg_temp_N.t) means another session's table to a worker */
+	if (get_rel_persistence(rel) == RELPERSISTENCE_TEMP)
+		return "it is a temporary table, which the workers cannot write";
 	if (key == InvalidAttrNumber || get_atttype(rel, key) != TEXTOID ||
 		body == InvalidAttrNumber || get_atttype(rel, body) != JSONBOID)
 		return "a ResultWriter table needs the columns key text and body jsonb";

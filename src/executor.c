@@ -2429,11 +2429,16 @@ insert_items_atomically(ExecRun *run, OfState *state, json_object *effective,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		if (reading)
+			OfReleaseUserAdvisoryLocks();
 		if (!reading)
 			ReThrowError(edata);
 		ok = of_fail(err, OF_ERR_ITEM_READER, "%s", edata->message);
 	}
 	PG_END_TRY();
+	/* what the ItemReader's code locked for its session goes with it */
+	if (reading)
+		OfReleaseUserAdvisoryLocks();
 	return ok;
 }
 
@@ -2857,7 +2862,10 @@ run_state(ExecRun *run)
 /*
  * May the current state call its task function in this worker now?  Only
  * a Task that is about to call a function asks (not an activity, not a
- * parked callback being resumed): orderflow.max_workers_per_role.
+ * parked callback being resumed): orderflow.max_workers_per_role.  A Map
+ * with an ItemReader or a ResultWriter Resource asks too: its step runs
+ * the owner's reader or writer, which may take as long as a task, and the
+ * admission keeps this worker counted for the owner until the batch ends.
  */
 static bool
 task_admitted(ExecRun *run)
@@ -2865,6 +2873,11 @@ task_admitted(ExecRun *run)
 	OfState    *state = current_state(run);
 	char	   *name;
 
+	if (state->type == OF_STATE_MAP &&
+		(state->item_reader != NULL ||
+		 (state->result_writer != NULL &&
+		  json_object_object_get_ex(state->result_writer, "Resource", NULL))))
+		return OfRoleShareAdmit(run->owner);
 	if (state->type != OF_STATE_TASK ||
 		(run->phase != NULL && strcmp(run->phase, PHASE_CALLBACK) == 0) ||
 		OfClassifyResource(state->resource, &name) == OF_RESOURCE_ACTIVITY)

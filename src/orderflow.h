@@ -111,6 +111,11 @@ typedef struct OfUserCode
 } OfUserCode;
 extern void OfEnterUserCode(Oid owner, OfUserCode *uc);
 extern void OfLeaveUserCode(OfUserCode *uc);
+/*
+ * In a pool worker: release the session-level advisory locks the owner's
+ * code left (a Map's ItemReader or ResultWriter; tasks: task.c).
+ */
+extern void OfReleaseUserAdvisoryLocks(void);
 /* Refuse (42501) to run fn for owner without EXECUTE; what: "Tasks", ... */
 extern void OfCheckExecute(Oid fn, Oid owner, const char *what);
 extern void OfConnectSpi(void);

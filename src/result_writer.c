@@ -146,12 +146,29 @@ prepare_write(Writer *w)
 	Oid			argtypes[2];
 	char	   *sql;
 	OfUserCode	uc;
+	char	   *nspname;
+	char	   *relname;
 
 	if (OidIsValid(b->table))
 	{
+		/*
+		 * Looked up by name again: the binding's OID is kept for as long as
+		 * the definition is cached, and the table may have been dropped (and
+		 * created again) since; a stale OID has no name.
+		 */
+		Oid			rel = OfResolveTable(b->signature + strlen(OF_TABLE_BINDING_PREFIX));
+
+		nspname = OidIsValid(rel) ? get_namespace_name(get_rel_namespace(rel)) : NULL;
+		relname = OidIsValid(rel) ? get_rel_name(rel) : NULL;
+		if (nspname == NULL || relname == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the table %s the ResultWriter target %s is bound to does not exist",
+							b->signature + strlen(OF_TABLE_BINDING_PREFIX), b->resource),
+					 errhint("Create the table again, or bind the target to another table with "
+							 "orderflow.register_resource_table().")));
 		sql = psprintf("INSERT INTO %s (key, body) VALUES ($1, $2)",
-					   quote_qualified_identifier(get_namespace_name(get_rel_namespace(b->table)),
-												  get_rel_name(b->table)));
+					   quote_qualified_identifier(nspname, relname));
 		argtypes[0] = TEXTOID;
 		argtypes[1] = JSONBOID;
 	}
@@ -159,9 +176,14 @@ prepare_write(Writer *w)
 	{
 		/* checked at every write: a REVOKE takes effect at the next Map */
 		OfCheckExecute(b->fn, w->run->owner, "ResultWriter functions");
-		sql = psprintf("SELECT %s($1)",
-					   quote_qualified_identifier(get_namespace_name(get_func_namespace(b->fn)),
-												  get_func_name(b->fn)));
+		nspname = get_namespace_name(get_func_namespace(b->fn));
+		relname = get_func_name(b->fn);
+		if (nspname == NULL || relname == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("the function %s the ResultWriter target %s is bound to does not exist",
+							b->signature, b->resource)));
+		sql = psprintf("SELECT %s($1)", quote_qualified_identifier(nspname, relname));
 		argtypes[0] = JSONBOID;
 	}
 	OfEnterUserCode(w->run->owner, &uc);
@@ -516,6 +538,7 @@ OfWriteMapResults(const OfMapRun *run, json_object *result_writer, const OfBindi
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		OfReleaseUserAdvisoryLocks();
 		/* a cancel or a shutdown is not the writer's failure */
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 			ReThrowError(edata);
@@ -523,6 +546,8 @@ OfWriteMapResults(const OfMapRun *run, json_object *result_writer, const OfBindi
 		(void) of_fail(err, OF_ERR_RESULT_WRITER, "%s", edata->message);
 	}
 	PG_END_TRY();
+	/* what the writer's code locked for its session goes with it */
+	OfReleaseUserAdvisoryLocks();
 	MemoryContextDelete(w.write_cxt);
 	*out = result;
 	return result != NULL;

@@ -18,6 +18,7 @@
 #include "common/sha1.h"
 #include "common/sha2.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -66,6 +67,21 @@ OfLeaveUserCode(OfUserCode *uc)
 {
 	AtEOXact_GUC(false, uc->nest_level);
 	SetUserIdAndSecContext(uc->save_userid, uc->save_sec_context);
+}
+
+/*
+ * See orderflow.h.  A pool worker takes no advisory locks of its own, so
+ * every session-level one it holds was left by user code: kept, it would
+ * let the next role's code in this worker take the "same" lock at once
+ * (they are reentrant per session) and block everybody else's until the
+ * worker exits.  A client's session (run_pending, start_sync_execution)
+ * may hold its own, so nothing is released there.
+ */
+void
+OfReleaseUserAdvisoryLocks(void)
+{
+	if (OfIsPoolWorker())
+		LockReleaseSession(USER_LOCKMETHOD);
 }
 
 /* See orderflow.h: checked at every call, so a REVOKE takes effect at once */
