@@ -928,7 +928,8 @@ lambda_prepare(ExecRun *run, OfState *state, json_object *effective, OfBinding *
 	if (problem != NULL)
 	{
 		*failed = handle_state_error(run, state, OF_ERR_LAMBDA_INVALID,
-									 psprintf("FunctionName \"%s\": %s", text, problem));
+									 psprintf("FunctionName \"%.256s\"%s: %s", text,
+											  strlen(text) > 256 ? "..." : "", problem));
 		return false;
 	}
 	if (version != NULL)
@@ -952,7 +953,7 @@ lambda_prepare(ExecRun *run, OfState *state, json_object *effective, OfBinding *
 		if (!OidIsValid(target->fn))
 		{
 			*failed = handle_state_error(run, state, OF_ERR_LAMBDA_NOT_FOUND,
-										 psprintf("Function not found: %s%s (Service: AWSLambda; Status Code: 404; "
+										 psprintf("Function not found: %.256s%s (Service: AWSLambda; Status Code: 404; "
 												  "Error Code: ResourceNotFoundException; Request ID: %s)",
 												  f.unqualified ? f.unqualified : f.name,
 												  problem ? psprintf("; %s", problem) : "",
