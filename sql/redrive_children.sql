@@ -358,6 +358,14 @@ SELECT status, output FROM rdc.result('alice');
 -- every call, the re-run ones too, ran as alice, the owner
 SELECT id, who FROM rdc.ok_calls WHERE run = 'alice' ORDER BY n;
 
+-- an execution whose state machine was deleted is refused up front
+SELECT orderflow.create_state_machine('rdc_gone', '{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Gone.Fail"}}}');
+SELECT orderflow.start_execution('rdc_gone', '{}') AS gone_id \gset
+SELECT orderflow.wait_for_execution(:'gone_id', '30 s');
+SELECT orderflow.delete_state_machine('rdc_gone');
+SELECT rdc.try(format('SELECT orderflow.redrive_execution(%L)', :'gone_id'));
+SELECT status, redrive_count FROM orderflow.executions WHERE id = :'gone_id';
+
 --
 -- cleanup
 --

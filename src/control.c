@@ -97,6 +97,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 	TimestampTz timeout_at;
 	bool		has_timeout;
 	int			redrives;
+	bool		has_definition;
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		v[4];
 	char		n[4] = {' ', ' ', ' ', ' '};
@@ -124,6 +125,7 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 	timeout_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, Anum_redrive_lock_timeout_at, &isnull));
 	has_timeout = !isnull;
 	redrives = DatumGetInt32(SPI_getbinval(tup, desc, Anum_redrive_lock_redrive_count, &isnull));
+	has_definition = DatumGetBool(SPI_getbinval(tup, desc, Anum_redrive_lock_has_definition, &isnull));
 
 	OfCheckExecutionPrivilege(id, owner, "REDRIVE");
 	if (is_child)
@@ -137,6 +139,14 @@ orderflow_redrive_execution(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("execution %s cannot be redriven: its status is %s", OfUuidText(id), status),
 				 errhint("Only FAILED, TIMED_OUT and ABORTED executions can be redriven.")));
+	/* refused here rather than failing again with States.Runtime in a worker */
+	if (!has_definition)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("execution %s cannot be redriven: its state machine version no longer exists",
+						OfUuidText(id)),
+				 errdetail("delete_state_machine removed the versions of the state machine the execution ran."),
+				 errhint("Start a new execution of the state machine once it is created again.")));
 	if (!has_state)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -445,7 +445,9 @@ static const OfQueryDef query_defs[OFQ_COUNT] = {
 	/* ---- redrive, synchronous runs, retention ---- */
 	[OFQ_REDRIVE_LOCK] = {
 		"SELECT status, owner::oid, next_event_id, current_state, parent_id IS NOT NULL,"
-		" started_at, timeout_at, redrive_count"
+		" started_at, timeout_at, redrive_count,"
+		" EXISTS (SELECT 1 FROM orderflow.state_machine_versions v"
+		" WHERE v.definition_id = executions.definition_id)"
 		" FROM orderflow.executions WHERE id = $1 FOR UPDATE",
 		1, {UUIDOID},
 		Natts_redrive_lock

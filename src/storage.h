@@ -314,7 +314,7 @@ enum
 
 /*
  * OFQ_REDRIVE_LOCK: SELECT status, owner, next_event_id, current_state,
- * is_child, started_at, timeout_at, redrive_count
+ * is_child, started_at, timeout_at, redrive_count, its version still exists
  */
 enum
 {
@@ -326,7 +326,8 @@ enum
 	Anum_redrive_lock_started_at,
 	Anum_redrive_lock_timeout_at,
 	Anum_redrive_lock_redrive_count,
-	Natts_redrive_lock = Anum_redrive_lock_redrive_count
+	Anum_redrive_lock_has_definition,
+	Natts_redrive_lock = Anum_redrive_lock_has_definition
 };
 
 /* OFQ_EXECUTION_RESULT: SELECT status, output, error, cause */
