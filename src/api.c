@@ -692,7 +692,7 @@ orderflow_start_execution(PG_FUNCTION_ARGS)
 		? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")))
 		: PG_GETARG_JSONB_P(1);
 	name = PG_ARGISNULL(2)
-		? DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)))
+		? OfUuidText(id)
 		: text_to_cstring(PG_GETARG_TEXT_PP(2));
 	check_name("execution", name);
 	check_payload("execution input", input);
@@ -779,7 +779,7 @@ orderflow_wait_for_execution(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("execution %s does not exist",
-							DatumGetCString(DirectFunctionCall1(uuid_out, arg))),
+							OfUuidText(DatumGetUUIDP(arg))),
 					 errhint("You only see executions your role started or may READ.")));
 		status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_wait_status_status, &isnull));
 		xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, Anum_wait_status_xmin, &isnull));
@@ -841,7 +841,7 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("execution %s does not exist", DatumGetCString(DirectFunctionCall1(uuid_out, arg)))));
+				 errmsg("execution %s does not exist", OfUuidText(DatumGetUUIDP(arg)))));
 	tup = SPI_tuptable->vals[0];
 	status = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_status, &isnull));
 	owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_lock_execution_owner, &isnull));
@@ -851,7 +851,7 @@ orderflow_stop_execution(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("execution %s is not running: its status is %s",
-						DatumGetCString(DirectFunctionCall1(uuid_out, arg)), status)));
+						OfUuidText(DatumGetUUIDP(arg)), status)));
 	OfBecomeExtensionOwner(&sw);
 	OfCheckNotHeldByBatch(id);
 	mark = OfEventMark();

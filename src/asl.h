@@ -5,8 +5,10 @@
  *	  payload templates, intrinsic functions and Choice rules.
  *
  * Everything declared here is plain C over json-c.  It never calls into
- * the PostgreSQL server and never raises (no ereport/longjmp): problems are
- * returned as values.  That keeps json-c's malloc'd objects safe from
+ * the PostgreSQL server and never raises by itself (no ereport/longjmp):
+ * problems are returned as values.  Only the allocator the server plugs
+ * in may raise (of_alloc is palloc there: out of memory); an interrupt is
+ * only polled (the interrupted callback) and processed by the caller.  That keeps json-c's malloc'd objects safe from
  * non-local exits, and lets test/c/ and the fuzz harness build these files
  * without a server (compile with -DOF_STANDALONE).
  *

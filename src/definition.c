@@ -1228,7 +1228,7 @@ load_definition(pg_uuid_t *id, Size *size)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("state machine version %s does not exist any more",
-						DatumGetCString(DirectFunctionCall1(uuid_out, arg)))));
+						OfUuidText(DatumGetUUIDP(arg)))));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	cxt = AllocSetContextCreate(CacheMemoryContext, "orderflow definition",

@@ -67,9 +67,15 @@
 /* After this long, a batch claims no more rows and commits */
 #define OF_BATCH_BUDGET_MS 200
 
-#define PHASE_RETRY "retry"
-#define PHASE_WAITING "waiting"
-#define PHASE_CHILDREN "children"
+/*
+ * executions.phase: why a RUNNING execution is parked (NULL: it is not).
+ * Children of a Map with MaxConcurrency also wait as 'queued' (or
+ * 'queued_redrive') until OFQ_RELEASE_QUEUED starts them.
+ */
+#define PHASE_RETRY "retry"		/* waits for a retrier's interval */
+#define PHASE_WAITING "waiting"	/* a Wait state */
+#define PHASE_CHILDREN "children"	/* its Parallel/Map children run */
+#define PHASE_CALLBACK "callback"	/* a .waitForTaskToken or activity task */
 /* redrive_execution: resume a Parallel/Map's children, else start the state again */
 #define PHASE_REDRIVE "redrive"
 
@@ -367,7 +373,7 @@ build_context(void *arg)
 	if (run->exec_input == NULL)
 		run->exec_input = track(run, OfJsonbToJsonc(run->root_input));
 	json_object_object_add(exec, "Id", json_object_new_string(
-														  DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&run->root_id)))));
+														  OfUuidText(&run->root_id)));
 	json_object_object_add(exec, "Input", json_object_get(run->exec_input));
 	json_object_object_add(exec, "Name", json_object_new_string(run->root_name));
 	json_object_object_add(exec, "StartTime",
@@ -1049,8 +1055,6 @@ call_task(ExecRun *run, OfState *state, const OfBinding *binding, Jsonb *task_in
  * outcome in that row and makes the execution due; resume_parked_task
  * then processes it like a task result.  See callback.c.
  * --------------------------------------------------------------------- */
-
-#define PHASE_CALLBACK "callback"
 
 /* While set, OfRunDue claims only this execution tree (OfRunExecutionTree) */
 static pg_uuid_t *sync_root = NULL;
@@ -2217,7 +2221,7 @@ next_unit(OfState *state, ItemSource *src, json_object **unit)
 	if (state->item_batcher == NULL)
 		return next_item(src, unit);
 	if (max_items == 0)
-		max_items = max_bytes > 0 ? 100 : 100;
+		max_items = 100;		/* a byte limit alone still closes a batch at 100 items */
 	list = json_object_new_array();
 	while ((int64) json_object_array_length(list) < max_items && next_item(src, &item))
 	{
@@ -3003,7 +3007,7 @@ load_run(ExecRun *run, HeapTuple tup, TupleDesc desc)
 	memset(run, 0, sizeof(*run));
 	memcpy(&run->id, DatumGetUUIDP(SPI_getbinval(tup, desc, Anum_claimed_id, &isnull)),
 		   sizeof(pg_uuid_t));
-	strlcpy(run->id_text, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&run->id))),
+	strlcpy(run->id_text, OfUuidText(&run->id),
 			sizeof(run->id_text));
 	memcpy(&run->definition_id,
 		   DatumGetUUIDP(SPI_getbinval(tup, desc, Anum_claimed_definition_id, &isnull)),
@@ -3473,8 +3477,7 @@ run_due(int max_executions, Oid role, long *next_due)
 	int			chunk = 1;
 	TimestampTz batch_start = GetCurrentTimestamp();
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "orderflow: SPI_connect failed");
+	OfConnectSpi();
 	joins.cxt = batch_cxt;
 	OfDefinitionCacheBatchBegin();	/* ends at transaction end if we throw */
 
@@ -3577,8 +3580,7 @@ OfRunDue(int max_executions, long *next_due)
 void
 OfRunExecutionTree(pg_uuid_t *root_id)
 {
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "orderflow: SPI_connect failed");
+	OfConnectSpi();
 	engine_depth++;
 	PG_TRY();
 	{

@@ -59,8 +59,6 @@ extern void OfWaitForActivity(long timeout_ms);
 extern bool OfWorkersAvailable(void);
 /* true when a launcher runs and serves (or will serve) database dboid */
 extern bool OfWorkersServeDatabase(Oid dboid);
-/* Pids of the running pool workers into pids[0..max-1]; returns the count */
-extern int	OfWorkerPids(int *pids, int max);
 /*
  * Per-role share of the pool (orderflow.max_workers_per_role).  A pool
  * worker asks OfRoleShareAdmit(role) before it runs a task of `role`: false

@@ -164,25 +164,6 @@ OfWorkersServeDatabase(Oid dboid)
 	return serves;
 }
 
-/* Copy the pids of running workers into pids[0..max-1]; return the count */
-int
-OfWorkerPids(int *pids, int max)
-{
-	int			n = 0;
-
-	if (of_shared == NULL)
-		return 0;
-	SpinLockAcquire(&of_shared->mutex);
-	for (int i = 0; i < OF_MAX_WORKERS && n < max; i++)
-	{
-		if (of_shared->slots[i].pid != 0)
-			pids[n++] = (int) of_shared->slots[i].pid;
-	}
-	SpinLockRelease(&of_shared->mutex);
-	return n;
-}
-
-
 /* ---------------------------------------------------------------------
  * Commit-time wake-ups (any backend)
  * ---------------------------------------------------------------------

@@ -49,8 +49,7 @@ OfPurgeExpired(int max_executions)
 
 	if (of_retention_s <= 0)
 		return 0;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "orderflow: SPI_connect failed");
+	OfConnectSpi();
 	purged = OfPurgeBefore(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   -(int64) of_retention_s * 1000),
 						   max_executions);
@@ -88,8 +87,7 @@ orderflow_purge_expired(PG_FUNCTION_ARGS)
 		cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 														 TimestampTzGetDatum(GetCurrentTimestamp()),
 														 PG_GETARG_DATUM(0)));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "orderflow: SPI_connect failed");
+	OfConnectSpi();
 	purged = OfPurgeBefore(cutoff, max_executions);
 	SPI_finish();
 	PG_RETURN_INT64(purged);

@@ -884,14 +884,6 @@ OfFlushEventsFrom(int mark)
 	b->n = mark;
 }
 
-/* Forget buffered events (their transaction is going away) */
-void
-OfDiscardEvents(void)
-{
-	if (events != NULL && events_xact == MyProc->lxid)
-		events->n = 0;
-}
-
 /* Number of events buffered in this transaction so far */
 int
 OfEventMark(void)

@@ -401,6 +401,5 @@ extern void OfFlushEventsFrom(int mark);
 /* How many events are buffered; OfTruncateEvents(mark) forgets later ones */
 extern int	OfEventMark(void);
 extern void OfTruncateEvents(int mark);
-extern void OfDiscardEvents(void);
 
 #endif
