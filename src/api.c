@@ -265,29 +265,13 @@ orderflow_validate_definition(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Jsonb	   *definition = PG_GETARG_JSONB_P(0);
-	TupleDesc	tupdesc;
-	Tuplestorestate *store;
-	MemoryContext per_query;
-	MemoryContext old;
 	List	   *problems;
 	ListCell   *lc;
 
 	OfRequireCurrentSchema();
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("validate_definition must be called in a context that accepts a set")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
+	InitMaterializedSRF(fcinfo, 0);
 	OfConnectSpi();
 	problems = OfValidateDefinition(definition, NULL);
-
-	per_query = rsinfo->econtext->ecxt_per_query_memory;
-	old = MemoryContextSwitchTo(per_query);
-	tupdesc = CreateTupleDescCopy(tupdesc);
-	store = tuplestore_begin_heap(true, false, work_mem);
 	foreach(lc, problems)
 	{
 		OfProblem  *p = lfirst(lc);
@@ -298,13 +282,9 @@ orderflow_validate_definition(PG_FUNCTION_ARGS)
 		values[1] = CStringGetTextDatum(p->code);
 		values[2] = CStringGetTextDatum(p->location);
 		values[3] = CStringGetTextDatum(p->message);
-		tuplestore_putvalues(store, tupdesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	MemoryContextSwitchTo(old);
 	SPI_finish();
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = store;
-	rsinfo->setDesc = tupdesc;
 	return (Datum) 0;
 }
 

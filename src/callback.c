@@ -611,10 +611,6 @@ orderflow_get_activity_task(PG_FUNCTION_ARGS)
 	char	   *activity;
 	char	   *worker_name = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	TimestampTz deadline;
-	TupleDesc	tupdesc;
-	Tuplestorestate *store;
-	MemoryContext per_query;
-	MemoryContext old;
 	char	   *token = NULL;
 	Jsonb	   *input = NULL;
 	bool		found = false;
@@ -627,13 +623,7 @@ orderflow_get_activity_task(PG_FUNCTION_ARGS)
 	activity = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	OfRefuseInsideTask("orderflow.get_activity_task()",
 					   "Activity tasks are taken by workers outside the database; a task that needs another step's result can be a callback task (.waitForTaskToken).");
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("get_activity_task must be called in a context that accepts a set")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	InitMaterializedSRF(fcinfo, 0);
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -667,10 +657,6 @@ orderflow_get_activity_task(PG_FUNCTION_ARGS)
 		OfWaitForActivity(secs * 1000 + usecs / 1000 + 1);
 	}
 
-	per_query = rsinfo->econtext->ecxt_per_query_memory;
-	old = MemoryContextSwitchTo(per_query);
-	tupdesc = CreateTupleDescCopy(tupdesc);
-	store = tuplestore_begin_heap(true, false, work_mem);
 	if (found)
 	{
 		Datum		values[2];
@@ -678,12 +664,8 @@ orderflow_get_activity_task(PG_FUNCTION_ARGS)
 
 		values[0] = CStringGetTextDatum(token);
 		values[1] = JsonbPGetDatum(input);
-		tuplestore_putvalues(store, tupdesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	MemoryContextSwitchTo(old);
 	SPI_finish();
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = store;
-	rsinfo->setDesc = tupdesc;
 	return (Datum) 0;
 }

@@ -760,6 +760,26 @@ handle_state_error(ExecRun *run, OfState *state, const char *error, const char *
 	return fail_execution(run, error, cause);
 }
 
+/*
+ * The tail every state with a result shares (Task, the parked task of a
+ * callback or activity, Parallel, Map): ResultSelector, Assign, ResultPath
+ * over raw (the state's input), OutputPath, then on to the next state; a
+ * failure on the way is the state's error.
+ */
+static StepResult
+finish_with_result(ExecRun *run, OfState *state, json_object *raw, json_object *result)
+{
+	json_object *output;
+	OfError		err;
+
+	if (!apply_template(run, state->result_selector, result, &result, &err) ||
+		!apply_assign(run, state->assign_template, result, &err) ||
+		!apply_result_path(run, &state->result_path, raw, result, &output, &err) ||
+		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
+		return handle_state_error(run, state, err.error, err.cause);
+	return transition(run, next_of(state), output);
+}
+
 /* ---------------------------------------------------------------------
  * State types
  * --------------------------------------------------------------------- */
@@ -1357,19 +1377,11 @@ resume_parked_task(ExecRun *run, OfState *state)
 		}
 		if (strcmp(status, "succeeded") == 0)
 		{
-			json_object *raw = run->state_input;
 			json_object *result = output ? track(run, OfJsonbToJsonc(output)) : NULL;
-			json_object *out;
-			OfError		err;
 
 			emit_event(run, psprintf("%sSucceeded", prefix), state->name,
 					   details_with("output", result));
-			if (!apply_template(run, state->result_selector, result, &result, &err) ||
-				!apply_assign(run, state->assign_template, result, &err) ||
-				!apply_result_path(run, &state->result_path, raw, result, &out, &err) ||
-				!apply_filter_path(run, &state->output_path, "OutputPath", out, &out, &err))
-				return handle_state_error(run, state, err.error, err.cause);
-			return transition(run, next_of(state), out);
+			return finish_with_result(run, state, run->state_input, result);
 		}
 		if (error == NULL)
 			error = pstrdup(OF_ERR_TASK_FAILED);
@@ -1444,7 +1456,6 @@ run_task(ExecRun *run, OfState *state)
 	json_object *raw = run->state_input;
 	json_object *effective;
 	json_object *result;
-	json_object *output;
 	const OfBinding *binding = OfFindBinding(run->def, state->resource);
 	OfBinding	lambda_fn;
 	json_object *task_arg;
@@ -1500,12 +1511,7 @@ run_task(ExecRun *run, OfState *state)
 	}
 	else
 		emit_event_with_jsonb(run, "TaskSucceeded", state->name, "output", outcome.output);
-	if (!apply_template(run, state->result_selector, result, &result, &err) ||
-		!apply_assign(run, state->assign_template, result, &err) ||
-		!apply_result_path(run, &state->result_path, raw, result, &output, &err) ||
-		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
-		return handle_state_error(run, state, err.error, err.cause);
-	return transition(run, next_of(state), output);
+	return finish_with_result(run, state, raw, result);
 }
 
 /* Choice: the first matching rule's Next, else Default */
@@ -2650,7 +2656,6 @@ static StepResult
 finish_children(ExecRun *run, OfState *state)
 {
 	json_object *result = NULL;
-	json_object *output;
 	OfError		err;
 	bool		collected = state->type == OF_STATE_MAP && state->result_writer != NULL
 		? write_results(run, state, &result, &err)
@@ -2665,12 +2670,7 @@ finish_children(ExecRun *run, OfState *state)
 		return handle_state_error(run, state, err.error, err.cause);
 	}
 	emit_event(run, psprintf("%sStateSucceeded", event_prefix(state)), state->name, NULL);
-	if (!apply_template(run, state->result_selector, result, &result, &err) ||
-		!apply_assign(run, state->assign_template, result, &err) ||
-		!apply_result_path(run, &state->result_path, run->state_input, result, &output, &err) ||
-		!apply_filter_path(run, &state->output_path, "OutputPath", output, &output, &err))
-		return handle_state_error(run, state, err.error, err.cause);
-	return transition(run, next_of(state), output);
+	return finish_with_result(run, state, run->state_input, result);
 }
 
 /* The parent was woken: join, fail, or keep waiting */

@@ -17,6 +17,7 @@
 #include "asl.h"				/* first: see the note on json_object there */
 
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -181,5 +182,11 @@ extern int64 OfPurgeExpired(int max_executions);
 struct pg_uuid_t;
 extern void OfCancelDescendants(struct pg_uuid_t *parent_id, int tag,
 								const char *error, const char *cause);
+
+/* InitMaterializedSRF is PostgreSQL 15's; util.c provides it before that */
+#if PG_VERSION_NUM < 150000
+extern void OfInitMaterializedSRF(FunctionCallInfo fcinfo);
+#define InitMaterializedSRF(fcinfo, flags) OfInitMaterializedSRF(fcinfo)
+#endif
 
 #endif							/* ORDERFLOW_H */
