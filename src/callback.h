@@ -43,7 +43,4 @@ extern char *OfNewTaskToken(pg_uuid_t *execution_id, bytea **hash);
 /* Cancel the open tasks of an execution and its descendants (SPI connected) */
 extern void OfCancelTasks(pg_uuid_t *execution_id);
 
-/* Remove finished top-level executions stopped before cutoff (SPI connected) */
-extern int64 OfPurgeBefore(TimestampTz cutoff, int max_executions);
-
 #endif

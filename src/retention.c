@@ -16,7 +16,7 @@
  */
 #include "postgres.h"
 
-#include "callback.h"
+#include "orderflow.h"
 #include "storage.h"
 #include "version.h"
 
@@ -24,9 +24,9 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-/* See callback.h */
-int64
-OfPurgeBefore(TimestampTz cutoff, int max_executions)
+/* Remove finished top-level executions stopped before cutoff (SPI connected) */
+static int64
+purge_before(TimestampTz cutoff, int max_executions)
 {
 	Datum		v[2];
 	bool		isnull;
@@ -50,7 +50,7 @@ OfPurgeExpired(int max_executions)
 	if (of_retention_s <= 0)
 		return 0;
 	OfConnectSpi();
-	purged = OfPurgeBefore(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	purged = purge_before(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   -(int64) of_retention_s * 1000),
 						   max_executions);
 	SPI_finish();
@@ -88,7 +88,7 @@ orderflow_purge_expired(PG_FUNCTION_ARGS)
 														 TimestampTzGetDatum(GetCurrentTimestamp()),
 														 PG_GETARG_DATUM(0)));
 	OfConnectSpi();
-	purged = OfPurgeBefore(cutoff, max_executions);
+	purged = purge_before(cutoff, max_executions);
 	SPI_finish();
 	PG_RETURN_INT64(purged);
 }
