@@ -767,8 +767,6 @@ SELECT orderflow.register_resource('arn:aws:lambda:REGION:ACCOUNT_ID:function:Pr
 
 SELECT orderflow.register_resource('arn:aws:lambda:us-east-1:123456789012:function:ProcessOrder',
                                    'fulfillment.process_order(jsonb)'::regprocedure) AS r1,
-       orderflow.register_resource('arn:aws:lambda:us-east-1:123456789012:function:CheckInventory',
-                                   'fulfillment.check_inventory(jsonb)'::regprocedure) AS r2,
        orderflow.register_resource('arn:aws:lambda:us-east-1:123456789012:function:UpdateOrderStatus',
                                    'fulfillment.update_order_status(jsonb)'::regprocedure) AS r3,
        orderflow.register_resource('arn:aws:lambda:us-east-1:123456789012:function:ShipOrder',
